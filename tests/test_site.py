@@ -1,0 +1,392 @@
+"""What a reader sees: the built site in headless Chromium, served on 127.0.0.1.
+
+Each page is loaded once (light theme) and everything the tests need is recorded during that
+visit: console errors, requests, MathJax's work, images, launch links and what the solution
+toggles do when clicked. The dark-mode test and the search test load their own pages.
+Without Chromium these tests fail, naming the install command (FFN_SKIP_BROWSER=1 skips them).
+"""
+
+import io
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import site_helpers as sh
+
+PAGES = sh.expected_pages()
+CHAPTERS = sh.chapter_pages()
+VIEWPORT = {"width": 1280, "height": 900}
+TIMEOUT_MS = 30_000
+# A figure is readable in either theme if its background, as the reader sees it, is light.
+MIN_FIGURE_LUMINANCE = 0.6
+# Search terms; the chapters whose prose uses a term are the ones search must return for it.
+SEARCH_TERMS = ("ReLU", "backpropagation", "position-wise")
+
+# Collected in the page, after load and after MathJax has finished.
+INSPECT_JS = r"""
+() => {
+  const article = document.querySelector("article.bd-article") || document.body;
+  const math = [...article.querySelectorAll(".math")];
+  const clone = article.cloneNode(true);
+  clone.querySelectorAll("pre, code, script, style, mjx-container, .highlight, textarea")
+       .forEach(e => e.remove());
+  const text = clone.textContent;
+  const images = [...document.querySelectorAll("img")].map(img => {
+    const cell = img.closest(".cell");
+    let caption = "";
+    const figure = img.closest("figure");
+    if (figure && figure.querySelector("figcaption")) caption = figure.querySelector("figcaption").textContent.trim();
+    if (!caption && cell) {
+      let next = cell.nextElementSibling;
+      if (next && /^\s*Figure\s/.test(next.textContent)) caption = next.textContent.trim();
+    }
+    return {src: img.getAttribute("src"), alt: (img.getAttribute("alt") || "").trim(),
+            complete: img.complete, naturalWidth: img.naturalWidth,
+            figure: !!img.closest("article") && !!(img.closest(".cell_output") || figure),
+            caption: caption.slice(0, 80)};
+  });
+  return {
+    url: location.href,
+    theme: document.documentElement.dataset.theme,
+    mathCount: math.length,
+    untypeset: math.filter(e => !e.querySelector("mjx-container")).map(e => e.textContent.slice(0, 60)),
+    typeset: article.querySelectorAll("mjx-container").length,
+    mathErrors: [...article.querySelectorAll("mjx-merror")].map(e => e.textContent.slice(0, 60)),
+    mathjaxLoaded: !!(window.MathJax && window.MathJax.startup),
+    rawTex: (text.match(/\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\n]*[\\^_{}][^$\n]*\$/g) || []).slice(0, 5),
+    images: images,
+  };
+}
+"""
+
+WAIT_FOR_MATHJAX_JS = """
+async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+}
+"""
+
+
+def new_context(browser, theme):
+    """A browser context with the site's light or dark theme chosen before any page script runs."""
+    context = browser.new_context(viewport=VIEWPORT, color_scheme=theme, service_workers="block")
+    context.add_init_script(f"try {{ localStorage.setItem('mode', '{theme}'); "
+                            f"localStorage.setItem('theme', '{theme}'); }} catch (e) {{}}")
+    context.set_default_timeout(TIMEOUT_MS)
+    return context
+
+
+class Recorder:
+    """Console errors, uncaught exceptions, failed and outside requests of one page."""
+
+    def __init__(self, page, port):
+        self.errors, self.outside, self.failed = [], [], []
+        self.port = port
+        page.on("console", self.on_console)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught exception: {exc}"))
+        page.on("requestfailed", self.on_failed)
+        page.on("response", self.on_response)
+        page.route("**/*", self.on_route)
+
+    def on_console(self, msg):
+        if msg.type == "error":
+            where = msg.location.get("url", "") if msg.location else ""
+            self.errors.append(f"console.error: {msg.text} ({where})")
+
+    def on_route(self, route):
+        url = route.request.url
+        if sh.is_local(url, self.port):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort("blockedbyclient")
+
+    def on_failed(self, request):
+        if sh.is_local(request.url, self.port):
+            self.failed.append(f"{request.url} ({request.failure})")
+
+    def on_response(self, response):
+        if response.status >= 400:
+            self.failed.append(f"{response.url} (HTTP {response.status})")
+
+
+def goto(page, server, rel):
+    page.goto(server.url(rel), wait_until="load")
+    source = server.directory / rel
+    html = source.read_text(encoding="utf-8", errors="replace") if source.is_file() else ""
+    if re.search(r'http-equiv="refresh"', html, re.I):  # index.html redirects to the root page
+        page.wait_for_function("() => !location.pathname.endsWith('/index.html')")
+        page.wait_for_load_state("load")
+    page.evaluate(WAIT_FOR_MATHJAX_JS)
+
+
+def check_launch_links(page, rel):
+    """Open the launch (rocket) menu; the expected Colab and Binder links must show."""
+    problems = []
+    expected = sh.launch_urls(rel)
+    button = page.locator(".dropdown-launch-buttons button").first
+    if button.count() == 0:
+        return ["no launch (rocket) button in the header"]
+    button.click()
+    for name, url in expected.items():
+        link = page.locator(f'a[href="{url}"]')
+        if link.count() == 0:
+            problems.append(f"no {name} link to {url}")
+        elif not link.first.is_visible():
+            problems.append(f"the {name} link is not shown when the launch menu is opened")
+    page.keyboard.press("Escape")
+    return problems
+
+
+TOGGLE_STATES_JS = """
+() => [...document.querySelectorAll("article details")].map(d => {
+  const content = [...d.children].filter(c => c.tagName !== "SUMMARY");
+  const summary = d.querySelector(":scope > summary");
+  return {label: (summary ? summary.innerText : "").replace(/\\s+/g, " ").trim().slice(0, 40),
+          cls: d.className, open: d.open,
+          shown: content.length > 0 && content.some(c => c.checkVisibility())};
+})
+"""
+
+
+def check_toggles(page):
+    """Every <details> in the article: closed at first, open (content shown) after a real click."""
+    before = page.evaluate(TOGGLE_STATES_JS)
+    summaries = page.locator("article details > summary")
+    for i in range(summaries.count()):
+        summaries.nth(i).click(force=True)  # real mouse click; skip the wait-for-stable checks
+    after = page.evaluate(TOGGLE_STATES_JS)
+    return [{"label": b["label"] or f"toggle {i + 1}", "class": b["cls"],
+             "closed_at_first": not b["open"] and not b["shown"],
+             "opens_on_click": a["open"] and a["shown"]}
+            for i, (b, a) in enumerate(zip(before, after))]
+
+
+class Visits:
+    """Loads each page once, lazily, in one light-theme context, and keeps what it saw."""
+
+    def __init__(self, browser, server):
+        self.server = server
+        self.context = new_context(browser, "light")
+        self.seen = {}
+
+    def __call__(self, rel):
+        if rel not in self.seen:
+            self.seen[rel] = self.visit(rel)
+        return self.seen[rel]
+
+    def visit(self, rel):
+        page = self.context.new_page()
+        recorder = Recorder(page, self.server.port)
+        try:
+            goto(page, self.server, rel)
+            record = page.evaluate(INSPECT_JS)
+            if rel in CHAPTERS:
+                record["launch_problems"] = check_launch_links(page, rel)
+                record["toggles"] = check_toggles(page)
+        finally:
+            page.close()
+        record.update(errors=recorder.errors, outside=recorder.outside, failed=recorder.failed)
+        return record
+
+    def close(self):
+        self.context.close()
+
+
+@pytest.fixture(scope="module")
+def visits(chromium_browser, site_server):
+    v = Visits(chromium_browser, site_server)
+    yield v
+    v.close()
+
+
+# --- every page ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page_loads_without_console_errors(visits, rel):
+    seen = visits(rel)
+    problems = seen["errors"] + [f"failed request: {f}" for f in seen["failed"]]
+    assert problems == [], f"{rel}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page_requests_nothing_outside_127_0_0_1(visits, rel):
+    seen = visits(rel)
+    assert seen["outside"] == [], f"{rel} asked the network for (the site must work offline):\n" + "\n".join(seen["outside"])
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_math_is_typeset(visits, rel):
+    seen = visits(rel)
+    assert seen["rawTex"] == [], f"{rel} shows raw TeX in its text: {seen['rawTex']}"
+    if seen["mathCount"] == 0:
+        return
+    assert seen["mathjaxLoaded"], f"{rel} has {seen['mathCount']} math element(s) but MathJax did not load"
+    assert seen["untypeset"] == [], f"{rel}: math left untypeset: {seen['untypeset']}"
+    assert seen["typeset"] >= seen["mathCount"], f"{rel}: {seen['typeset']} rendered of {seen['mathCount']}"
+    assert seen["mathErrors"] == [], f"{rel}: MathJax could not typeset: {seen['mathErrors']}"
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_images_load_and_figures_are_described(visits, rel):
+    seen = visits(rel)
+    broken = [i["src"] for i in seen["images"] if not (i["complete"] and i["naturalWidth"] > 0)]
+    assert broken == [], f"{rel}: images that did not load: {broken}"
+    undescribed = [i["src"] for i in seen["images"] if i["figure"] and not (i["alt"] or i["caption"])]
+    assert undescribed == [], f"{rel}: figures with neither alt text nor a caption: {undescribed}"
+
+
+# --- chapter pages ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rel", CHAPTERS)
+def test_chapter_has_colab_and_binder_links(visits, rel):
+    seen = visits(rel)
+    assert seen["launch_problems"] == [], f"{rel}: " + "; ".join(seen["launch_problems"])
+
+
+@pytest.mark.parametrize("rel", CHAPTERS)
+def test_solutions_are_closed_and_open_on_click(visits, rel):
+    toggles = visits(rel)["toggles"]
+    assert toggles, f"{rel} has no collapsed solution or answer (<details>) at all"
+    closed = [t["label"] for t in toggles if not t["closed_at_first"]]
+    assert closed == [], f"{rel}: toggles open when the page loads: {closed}"
+    stuck = [t["label"] for t in toggles if not t["opens_on_click"]]
+    assert stuck == [], f"{rel}: toggles that do not open on click: {stuck}"
+
+
+# --- search -------------------------------------------------------------------------------
+
+def prose(notebook):
+    """A notebook's Markdown, with math and code removed (what search indexes as words)."""
+    import json
+
+    cells = json.loads(Path(notebook).read_text(encoding="utf-8")).get("cells", [])
+    text = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                     for c in cells if c.get("cell_type") == "markdown")
+    text = re.sub(r"```.*?```", " ", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$|\$[^$\n]+\$|`[^`\n]+`", " ", text, flags=re.S)
+    return text
+
+
+def chapter_sources():
+    """{chapter page: its notebook} for the chapters of the toc whose notebook exists."""
+    found = {}
+    for rel in CHAPTERS:
+        notebook = sh.source_root() / (rel.removesuffix(".html") + ".ipynb")
+        if notebook.is_file():
+            found[rel] = notebook
+    return found
+
+
+def relevant_chapters(term):
+    """Chapters whose prose uses the term as a word, and those whose title holds it."""
+    pattern = re.compile(rf"(?<![\w-]){re.escape(term)}(?![\w-])", re.I)
+    uses, titled = [], []
+    for rel, notebook in chapter_sources().items():
+        text = prose(notebook)
+        if pattern.search(text):
+            uses.append(rel)
+        title = next((ln for ln in text.splitlines() if ln.startswith("# ")), "")
+        if pattern.search(title):
+            titled.append(rel)
+    return uses, titled
+
+
+@pytest.fixture(scope="module")
+def search_page(chromium_browser, site_server):
+    context = new_context(chromium_browser, "light")
+    page = context.new_page()
+    Recorder(page, site_server.port)  # blocks requests outside 127.0.0.1; console errors: tested per page
+    yield page
+    context.close()
+
+
+@pytest.mark.parametrize("term", SEARCH_TERMS)
+def test_search_returns_the_relevant_chapters(search_page, site_server, term):
+    page = search_page
+    page.goto(site_server.url("search.html?q=" + term), wait_until="load")
+    page.wait_for_function(
+        "() => { const s = document.querySelector('#search-results .search-summary');"
+        " return s && /found|did not match/i.test(s.textContent); }")
+    hits = page.eval_on_selector_all("#search-results ul.search li a", "as => as.map(a => a.href)")
+    found = {re.sub(r"^https?://[^/]+/", "", h).split("#")[0].split("?")[0] for h in hits}
+    expected, titled = relevant_chapters(term)
+    if not expected:
+        if len(chapter_sources()) < len(CHAPTERS):
+            pytest.skip(f"no chapter written so far uses {term!r} in its prose")
+        pytest.fail(f"no chapter uses {term!r} in its prose: choose search terms the book uses")
+    missing = [c for c in expected if c not in found]
+    assert missing == [], f"searching {term!r} misses chapters that use it: {missing} (found {sorted(found)})"
+    top = [re.sub(r"^https?://[^/]+/", "", h).split("#")[0] for h in hits[:3]]
+    buried = [c for c in titled if c not in top]
+    assert buried == [], f"searching {term!r}: chapters titled with it are not in the first 3 results: {buried} (top {top})"
+
+
+# --- light and dark themes ----------------------------------------------------------------
+
+def luminance(rgb):
+    r, g, b = (c / 255 for c in rgb[:3])
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def figure_heavy_chapter(site):
+    """The chapter page with the most figures (images in cell outputs), or None."""
+    counts = {rel: len(re.findall(r'class="cell_output[^>]*>\s*<img', (Path(site) / rel).read_text(encoding="utf-8")))
+              for rel in CHAPTERS if (Path(site) / rel).is_file()}
+    best = max(counts, key=counts.get, default=None)
+    return best if best and counts[best] else None
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_figures_are_readable_in_both_themes(chromium_browser, site_server, site_built, tmp_path_factory, theme):
+    from PIL import Image
+
+    rel = figure_heavy_chapter(site_built)
+    if rel is None:
+        pytest.skip("no chapter page with a figure yet")
+    context = new_context(chromium_browser, theme)
+    page = context.new_page()
+    Recorder(page, site_server.port)  # offline, as everywhere
+    try:
+        goto(page, site_server, rel)
+        assert page.evaluate("document.documentElement.dataset.theme") == theme, f"the {theme} theme did not apply"
+        figures = page.locator("article .cell_output img")
+        figures.first.evaluate("e => e.scrollIntoView({block: 'center'})")
+        page.wait_for_timeout(200)
+        out = tmp_path_factory.getbasetemp() / "screenshots"
+        out.mkdir(exist_ok=True)
+        shot = out / f"{Path(rel).stem}-{theme}.png"
+        page.screenshot(path=str(shot))
+        keep = os.environ.get("FFN_SCREENSHOT_DIR")
+        if keep:
+            Path(keep).mkdir(parents=True, exist_ok=True)
+            shot = Path(shutil.copy(shot, Path(keep) / shot.name))
+        sh.SCREENSHOTS.append(str(shot))
+
+        background = Image.open(io.BytesIO(page.screenshot(clip={"x": 0, "y": 0, "width": 8, "height": 8})))
+        page_lum = luminance(background.convert("RGB").getpixel((4, 4)))
+        if theme == "dark":
+            assert page_lum < 0.3, f"the dark theme's page background is not dark (luminance {page_lum:.2f})"
+        else:
+            assert page_lum > 0.7, f"the light theme's page background is not light (luminance {page_lum:.2f})"
+
+        unreadable = []
+        for i in range(figures.count()):
+            figure = figures.nth(i)
+            figure.scroll_into_view_if_needed()
+            # The figure's own corners (inside any padding the theme adds): its background as shown.
+            inset = round(figure.evaluate(
+                "e => { const s = getComputedStyle(e); return Math.max(parseFloat(s.paddingLeft) +"
+                " parseFloat(s.borderLeftWidth), parseFloat(s.paddingTop) + parseFloat(s.borderTopWidth)); }")) + 3
+            img = Image.open(io.BytesIO(figure.screenshot())).convert("RGB")
+            w, h = img.size
+            corners = [img.getpixel((x, y)) for x in (inset, w - 1 - inset) for y in (inset, h - 1 - inset)]
+            darkest = min(luminance(c) for c in corners)
+            if darkest < MIN_FIGURE_LUMINANCE:
+                unreadable.append(f"{figure.get_attribute('src')} (corner luminance {darkest:.2f})")
+        assert unreadable == [], (f"{rel} in the {theme} theme: figures drawn on a dark or transparent "
+                                  f"background (axes and labels vanish): {unreadable}")
+    finally:
+        context.close()
