@@ -11,6 +11,8 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = ROOT / "chapters"
 CHAPTER_NAME = re.compile(r"^(\d\d)_[a-z0-9_]+\.ipynb$")
@@ -70,18 +72,31 @@ def headings(nb, level):
 
 # --- the table of contents ----------------------------------------------------------------
 
-def toc_files(toc_text):
-    """The `file:` entries of a _toc.yml (plain text parse: the format is flat enough)."""
-    root = re.search(r"^root:\s*(\S+)", toc_text, re.M)
-    files = re.findall(r"^\s*-?\s*file:\s*(\S+)", toc_text, re.M)
-    return ([root.group(1)] if root else []) + files
+def toc_entries(toc_path):
+    """Document names in a _toc.yml, root first (e.g. 'book/intro', 'chapters/08_x'), without suffix."""
+    with open(toc_path, encoding="utf-8") as f:
+        toc = yaml.safe_load(f)
+    entries = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                entries.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [re.sub(r"\.(md|ipynb)$", "", e) for e in entries]
 
 
 def toc_problems(root=ROOT):
     toc_path = Path(root) / "_toc.yml"
     if not toc_path.is_file():
         return [f"{toc_path} is missing"]
-    entries = toc_files(toc_path.read_text(encoding="utf-8"))
+    entries = toc_entries(toc_path)
     problems = []
     for entry in entries:
         candidates = [Path(root) / (entry + ext) for ext in ("", ".md", ".ipynb")]

@@ -23,6 +23,8 @@ from urllib.parse import urlparse
 
 import yaml
 
+import book_checks
+
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_COMMAND = ["jupyter-book", "build", ".", "-W", "-n", "--keep-going"]
 INSTALL_CHROMIUM = "sudo apt-get install -y chromium"
@@ -56,22 +58,7 @@ def source_root():
 
 def toc_entries(path=None):
     """Document names in the table of contents, root first (e.g. 'book/intro', 'chapters/08_x')."""
-    with open(path or toc_path(), encoding="utf-8") as f:
-        toc = yaml.safe_load(f)
-    entries = [toc["root"]]
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "file" in node:
-                entries.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({k: v for k, v in toc.items() if k != "root"})
-    return [re.sub(r"\.(md|ipynb)$", "", e) for e in entries]
+    return book_checks.toc_entries(path or toc_path())
 
 
 def expected_pages(path=None):
