@@ -2,7 +2,7 @@
 
 Order: FFN_CHROMIUM=path (used as given, never replaced), Debian's /usr/bin/chromium or `chromium`
 on PATH (tests/site_helpers.chromium_path), then a browser Playwright installed before, then
-`python -m playwright install chromium` (a download of about 150 MB into Playwright's cache, once;
+`python -m playwright install chromium` (a download into Playwright's cache, once;
 FFN_NO_BROWSER_INSTALL=1 forbids it). If all fail, `find_or_provision` returns (None, one line
 saying what to do); tests/conftest.py then fails the browser tests with that one line.
 """
@@ -51,7 +51,8 @@ def find_or_provision(report=print):
         done = subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"],
                               capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
         ok = done.returncode == 0
-        why = (done.stderr or done.stdout).strip().splitlines()[:1]
+        lines = (done.stderr + "\n" + done.stdout).strip().splitlines()
+        why = [ln.strip() for ln in lines if ln.strip().startswith("Error")][:1] or lines[-1:]
     except (OSError, subprocess.TimeoutExpired) as err:
         ok, why = False, [str(err)]
     if ok and managed.is_file():

@@ -95,7 +95,7 @@ def pytest_terminal_summary(terminalreporter):
     verdict = "SKIPPED (FFN_SKIP_BROWSER=1)" if _BROWSER["skipped"] else "FAILED"
     bar = "!" * 78
     terminalreporter.write_line(bar, red=True, bold=True)
-    terminalreporter.write_line(f"BROWSER TESTS OF THE SITE {verdict}: Chromium is not installed.", red=True, bold=True)
+    terminalreporter.write_line(f"BROWSER TESTS OF THE SITE {verdict}: no usable Chromium (reason above).", red=True, bold=True)
     if _BROWSER["not_run"]:
         terminalreporter.write_line(f"(one browser test failed with the reason; the other {_BROWSER['not_run']} were not run)",
                                     red=True, bold=True)
