@@ -277,7 +277,7 @@ def main(argv=None):
     print(f"total nbval time {total:.0f} s; logs in {LOG_DIR.relative_to(ROOT)}/")
     if bad:
         print(f"error: the portability matrix failed in: {', '.join(bad)}. A stored output that changes with the CPU's "
-              f"kernels, the thread count or the versions is a bug (CONTRIBUTING.md, 'Outputs that hold on any machine'); "
+              f"kernels, the thread count or the versions is a bug (CONTRIBUTING.md, 'Before committing'); "
               f"rerun one with: make test-portable VARIANTS={bad[0]} NB=chapters/NN_name.ipynb", file=sys.stderr)
         return 1
     print("portability matrix: every variant passed" + (" (skipped ones named above)" if any("skipped" in r[3] for r in rows) else ""))
