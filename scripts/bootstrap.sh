@@ -6,7 +6,8 @@
 # PyTorch: nothing in this book uses a GPU, so when PyTorch's CPU-only index (the URL that
 # binder/requirements.txt names) answers within FFN_TORCH_PROBE_S seconds (default 4), torch comes
 # from there (about 190 MB, no CUDA libraries); otherwise from the normal index (on Linux the CUDA
-# build, gigabytes). FFN_TORCH_INDEX=pypi skips the probe and uses the normal index.
+# build, gigabytes). FFN_TORCH_INDEX=pypi skips the probe and uses the normal index;
+# FFN_TORCH_CPU_INDEX=URL names another CPU index (a mirror).
 #
 # Every failure ends with one line saying what to do, and a non-zero exit.
 set -euo pipefail
@@ -41,7 +42,7 @@ fi
 # PyTorch's CPU-only index: the one URL binder/requirements.txt names (kept in one place).
 extra=()
 if grep -qE '^torch==' "$REQUIREMENTS"; then
-  cpu_index="$(sed -nE 's/^--extra-index-url[= ]+(https:[^ ]+).*/\1/p' binder/requirements.txt | head -n 1)"
+  cpu_index="${FFN_TORCH_CPU_INDEX:-$(sed -nE 's/^--extra-index-url[= ]+(https:[^ ]+).*/\1/p' binder/requirements.txt | head -n 1)}"
   case "${FFN_TORCH_INDEX:-auto}" in
     pypi) echo "torch: from the normal index (FFN_TORCH_INDEX=pypi)" ;;
     auto)
