@@ -58,3 +58,6 @@ grade: $(VENV)/.installed  ## grade submissions: make grade SUBMISSIONS=dir (one
 
 clean:  ## remove the built site, release/ and grades/ (keeps .venv and .venv-oldest)
 	rm -rf _build release grades
+
+.DEFAULT:  # an unknown target (or a missing file a target needs)
+	@echo "error: no target or file '$@': make help lists the targets (a missing file: restore it with git checkout -- $@)" >&2; exit 2
