@@ -7,10 +7,37 @@ FFN_SKIP_BROWSER).
 
 import pytest
 
+import browser as br
 import site_helpers as sh
 
-# What happened to the browser tests in this run, for the summary at the end.
-_BROWSER = {"missing": False, "skipped": False}
+# What happened to the browser tests in this run, for the summary at the end; "path" and "error"
+# are found once, at collection (tests/browser.py: Debian's Chromium, else Playwright's own).
+_BROWSER = {"missing": False, "skipped": False, "path": None, "error": None, "not_run": 0}
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Find (or provision) Chromium once, if any browser test was collected.
+
+    Without one, the first browser test fails with one line saying what to do and the others are
+    deselected (named in the summary), instead of each erroring with the same message.
+    """
+    wanted = [item for item in items if "chromium_browser" in getattr(item, "fixturenames", ())]
+    if not wanted:
+        return
+    path, error = br.find_or_provision(report=lambda line: print(f"\n{line}", flush=True))
+    _BROWSER["path"], _BROWSER["error"] = path, error
+    if path:
+        return
+    _BROWSER["missing"] = True
+    if sh.skip_browser_requested():
+        _BROWSER["skipped"] = True
+        return
+    rest = wanted[1:]
+    if rest:
+        _BROWSER["not_run"] = len(rest)
+        config.hook.pytest_deselected(items=rest)
+        dropped = {id(item) for item in rest}
+        items[:] = [item for item in items if id(item) not in dropped]
 
 
 @pytest.fixture(scope="session")
@@ -31,18 +58,20 @@ def site_server(site_built):
 
 @pytest.fixture(scope="session")
 def chromium_browser():
-    """One headless Debian Chromium for the session, driven by Playwright (never downloaded).
+    """One headless Chromium for the session, driven by Playwright: Debian's, else Playwright's own.
 
-    No Chromium: the tests fail, naming the install command, unless FFN_SKIP_BROWSER=1
-    (then they skip, and the summary says so loudly).
+    No Chromium (and none provisioned): the test fails with one line naming the install command,
+    unless FFN_SKIP_BROWSER=1 (then they skip, and the summary says so loudly).
     """
-    path = sh.chromium_path()
+    path = _BROWSER["path"]
+    if path is None and _BROWSER["error"] is None:  # collected without the hook (should not happen)
+        path, _BROWSER["error"] = br.find_or_provision()
     if path is None:
         _BROWSER["missing"] = True
         if sh.skip_browser_requested():
             _BROWSER["skipped"] = True
             pytest.skip(f"BROWSER TESTS NOT RUN: Chromium is missing and FFN_SKIP_BROWSER=1; install it: {sh.INSTALL_CHROMIUM}")
-        pytest.fail(sh.no_chromium_message(), pytrace=False)
+        pytest.fail(_BROWSER["error"], pytrace=False)
     from playwright.sync_api import Error, sync_playwright
 
     with sync_playwright() as pw:
@@ -66,6 +95,9 @@ def pytest_terminal_summary(terminalreporter):
     verdict = "SKIPPED (FFN_SKIP_BROWSER=1)" if _BROWSER["skipped"] else "FAILED"
     bar = "!" * 78
     terminalreporter.write_line(bar, red=True, bold=True)
-    terminalreporter.write_line(f"BROWSER TESTS OF THE SITE {verdict}: Chromium is not installed.", red=True, bold=True)
+    terminalreporter.write_line(f"BROWSER TESTS OF THE SITE {verdict}: no usable Chromium (reason above).", red=True, bold=True)
+    if _BROWSER["not_run"]:
+        terminalreporter.write_line(f"(one browser test failed with the reason; the other {_BROWSER['not_run']} were not run)",
+                                    red=True, bold=True)
     terminalreporter.write_line(f"Install it with:  {sh.INSTALL_CHROMIUM}", red=True, bold=True)
     terminalreporter.write_line(bar, red=True, bold=True)
