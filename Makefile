@@ -36,9 +36,9 @@ execute: $(VENV)/.installed  ## restart-and-run-all a chapter: make execute NB=c
 assignments: $(VENV)/.installed  ## student notebooks (solutions stubbed, hidden tests removed) into release/
 	$(BIN)/python scripts/assignments.py --out release
 
-grade: $(VENV)/.installed  ## grade submissions: make grade SUBMISSIONS=dir (one folder per student)
+grade: $(VENV)/.installed  ## grade submissions, sandboxed: make grade SUBMISSIONS=dir [TESTS=private/] [GRADE_FLAGS=--fresh]
 	@test -n "$(SUBMISSIONS)" || { echo "error: say where the submissions are: make grade SUBMISSIONS=path/to/submissions (one folder per student, holding their .ipynb files)" >&2; exit 2; }
-	$(BIN)/python scripts/grade.py "$(SUBMISSIONS)" --out grades
+	$(BIN)/python scripts/grade.py "$(SUBMISSIONS)" --out grades $(if $(TESTS),--tests "$(TESTS)") $(GRADE_FLAGS)
 
 clean:  ## remove the built site (keeps .venv)
 	rm -rf _build release grades
