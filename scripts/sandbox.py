@@ -105,7 +105,7 @@ def bwrap_args(private, scratch_mb):
             env[key] = os.environ[key]
     for key, value in env.items():
         args += ["--setenv", key, value]
-    return args + ["--chdir", "/tmp/work"]
+    return args + ["--remount-ro", "/", "--chdir", "/tmp/work"]
 
 
 # Runs inside the sandbox, before the kernel: the per-process limits, then ipykernel.
@@ -227,6 +227,26 @@ def kill_cgroups(made):
             folder.rmdir()
 
 
+def remove_stale():
+    """Remove what sandboxes of killed graders left behind: their private folders and empty cgroups."""
+    for private in glob.glob(os.path.join(tempfile.gettempdir(), "ffn-sandbox-*")):
+        try:
+            owner = int(Path(private, "owner.pid").read_text())
+            os.kill(owner, 0)
+            continue  # its grader is alive
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            if time.time() - os.path.getmtime(private) < 600:
+                continue  # being set up right now, or not ours to judge yet
+        name = os.path.basename(private)
+        folders = [CGROUP_ROOT / c / name for c in ("pids", "memory")]
+        if (CGROUP_ROOT / "cgroup.controllers").exists() and _own_cgroup_v2() is not None:
+            folders.append(_own_cgroup_v2() / name)
+        kill_cgroups([(f, 2 if f.parent == _own_cgroup_v2() else 1) for f in folders if f.is_dir()])
+        shutil.rmtree(private, ignore_errors=True)
+
+
 def _matplotlib_fontlist():
     """The host's matplotlib font cache, copied into the sandbox so it is not rebuilt every time."""
     base = os.environ.get("MPLCONFIGDIR") or os.path.join(
@@ -244,7 +264,9 @@ class Sandbox:
         self.report = Report()
 
     def __enter__(self):
+        remove_stale()
         self.private = tempfile.mkdtemp(prefix="ffn-sandbox-")
+        (Path(self.private) / "owner.pid").write_text(str(os.getpid()))
         name = os.path.basename(self.private)
         self.cgroups, self.report = make_cgroups(name, self.limits)
         spec = Path(self.private) / "spec" / KERNEL_NAME
