@@ -248,3 +248,26 @@ def test_a_results_file_of_another_format_is_not_overwritten(tmp_path):
     code, out, err = run_grade(subs, "--out", tmp_path / "grades", "--chapters", chapters)
     assert code == 2 and "--fresh" in err
     assert (tmp_path / "grades" / "scores.csv").read_text().startswith("name,mark")
+
+
+def test_the_readme_example_of_private_tests_works(tmp_path):
+    """The README's private-test example, as written: the honest solutions pass it, the stubs fail it."""
+    require_sandbox()
+    readme = (cw.ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("    private/06_backpropagation.py\n\n", 1)[1].split("\n\n", 1)[0]
+    private = tmp_path / "private"
+    private.mkdir()
+    (private / "06_backpropagation.py").write_text("\n".join(line[4:] for line in block.splitlines()) + "\n")
+    chapters, subs = tmp_path / "chapters", tmp_path / "submissions"
+    chapters.mkdir()
+    instructor = cw.read_notebook(cw.CHAPTERS / "06_backpropagation.ipynb")
+    nbformat.write(instructor, chapters / "06_backpropagation.ipynb")
+    for student, nb in (("honest", instructor), ("stub", cw.student_version(instructor, "06_backpropagation"))):
+        (subs / student).mkdir(parents=True)
+        nbformat.write(nb, subs / student / "06_backpropagation.ipynb")
+    assert set(grade.read_private_tests(private, chapters)["06_backpropagation"]) == {"ex6-2", "ex6-4"}
+    code, out, err = run_grade(subs, "--out", tmp_path / "grades", "--chapters", chapters, "--tests", private)
+    assert code == 0, err
+    got = {(r["student"], r["exercise"]): r["status"] for r in read_scores(tmp_path / "grades" / "scores.csv")}
+    assert got == {("honest", "ex6-2"): "passed", ("honest", "ex6-4"): "passed",
+                   ("stub", "ex6-2"): "failed", ("stub", "ex6-4"): "failed"}
