@@ -73,6 +73,7 @@ _grader_restore = _grader_guard()
 del _grader_guard
 """
 RESTORE = "_grader_restore()"
+GUARD_SECONDS = 120
 
 
 class Ungradable(Exception):
@@ -247,10 +248,12 @@ def run_notebook(nb, limit, use_sandbox, limits=None):
             nb, km=km, kernel_name="python3", allow_errors=True, record_timing=False,
             shutdown_kernel="immediate", on_cell_executed=record, resources={"metadata": {"path": workdir}},
         )
-        deadline = time.monotonic() + limit
         try:
             with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-                for index, cell in enumerate(nb.cells):
+                client.timeout = GUARD_SECONDS  # the grader's own first cell: not the student's time
+                client.execute_cell(nb.cells[0], 0)
+                deadline = time.monotonic() + limit
+                for index, cell in enumerate(nb.cells[1:], 1):
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise CellTimeoutError("time limit reached between cells")
@@ -643,6 +646,7 @@ def main(argv=None):
         earlier = [] if args.fresh else read_results(scores)
     except ValueError as err:
         parser.exit(2, f"error: {err}\n")
+    earlier = [r for r in earlier if r["status"] != "error"]  # the grader's own failures are retried
     results = Results(scores, earlier)
     done = {(r["student"], r["file"]) for r in earlier}
     if done:

@@ -45,7 +45,7 @@ MiB = 1024 * 1024
 @dataclass
 class Limits:
     memory_mb: int = 4096      # address space of each process (RLIMIT_AS) and, with a cgroup, the whole tree
-    processes: int = 64        # processes and threads (pids cgroup, else RLIMIT_NPROC)
+    processes: int = 64 + 2 * (os.cpu_count() or 1)  # processes and threads (pids cgroup, else RLIMIT_NPROC)
     file_mb: int = 256         # largest file it may write (RLIMIT_FSIZE)
     scratch_mb: int = 256      # size of its working folder (a tmpfs)
     open_files: int = 1024     # RLIMIT_NOFILE

@@ -302,7 +302,7 @@ def bad_batch(root):
         solve(nb, "ex1-2", "while True:\n        pass")
 
     def kills_the_kernel(nb):  # in a solution cell: the grader runs no other cell of the student's
-        solve(nb, "ex1-1", "return x * x\n\nimport os\nos._exit(1)")
+        cell_with_id(nb, "ex1-1").source += "\n\nimport os\nos._exit(1)"
 
     def deleted_and_reordered(nb):
         solve(nb, "ex1-2", "return math.hypot(a, b)")
