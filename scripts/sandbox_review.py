@@ -171,7 +171,7 @@ def findings(source, protected=frozenset(), aliases=None, own=frozenset()):
             if node.level or (problem := _import_problem(module)):
                 flag(node, f"imports {module}" if node.level else problem)
             for a in node.names:
-                if a.name == "*" or (p := _import_problem(f"{module}.{a.name}")) and "private" in p:
+                if a.name == "*" or (not node.level and _import_problem(f"{module}.{a.name}")):
                     flag(node, f"imports {a.name} from {module}")
         elif isinstance(node, ast.Name):
             if node.id in FORBIDDEN_NAMES or node.id.startswith("__") and node.id.endswith("__"):

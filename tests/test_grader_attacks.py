@@ -64,9 +64,10 @@ def attacks(paths):
         set_solution(nb, "ex6-2", FAKE_LINEAR)
         set_solution(nb, "ex6-4", FAKE_SOFTMAX)
 
-    def patch_cell(nb):
+    def own_cells(nb):  # patches and an IPython transformer in cells of the student's own
         fakes(nb)
         add_cell(nb, "import numpy as np\nimport torch\n" + PATCH)
+        add_cell(nb, TRANSFORMER, before="ex6-4")
 
     def patch_solution(nb):
         fakes(nb)
@@ -77,25 +78,18 @@ def attacks(paths):
                                                       + "return"))
         set_solution(nb, "ex6-4", FAKE_SOFTMAX)
 
-    def transformer_cell(nb):
-        fakes(nb)
-        add_cell(nb, TRANSFORMER)
-
     def transformer_solution(nb):
         fakes(nb)
         set_solution(nb, "ex6-2", TRANSFORMER + FAKE_LINEAR)
 
-    def frame_inspection(nb):  # return what the check itself computed, read from its frame
+    def inspection(nb):  # return what the check computed, read from its frame; read its source
         set_solution(nb, "ex6-4", "import sys\n\ndef softmax_backward(S, dS):\n"
                                   "    return sys._getframe(1).f_globals['Z_t'].grad.numpy()\n")
         set_solution(nb, "ex6-2", "import inspect\n\ndef linear_backward(A_prev, W, delta):\n"
                                   "    caller = inspect.currentframe().f_back\n"
                                   "    g = caller.f_globals\n"
-                                  "    return g['A_t'].grad.numpy(), g['W_t'].grad.numpy(), g['b_t'].grad.numpy()\n")
-
-    def source_inspection(nb):  # read the check's source (hidden tests included) from IPython's history
-        set_solution(nb, "ex6-2", FAKE_LINEAR + "\nprint(In[-1], _ih)\n")
-        set_solution(nb, "ex6-4", "import inspect\n" + FAKE_SOFTMAX + "print(inspect.stack())\n")
+                                  "    return g['A_t'].grad.numpy(), g['W_t'].grad.numpy(), g['b_t'].grad.numpy()\n"
+                                  "\nprint(In[-1], _ih)  # the check's source, hidden tests included\n")
 
     def reads_instructor(nb):  # find the instructor's notebook, take its solutions
         thief = f'''\
@@ -157,31 +151,24 @@ if os.fork() == 0:
                                   "        hoard.append(np.ones(2**25))  # 256 MB each, written\n")
         set_solution(nb, "ex6-4", "def softmax_backward(S, dS):\n    return np.empty(2**33) + S  # 64 GB at once\n")
 
-    def always_equal(nb):
+    def equal_and_shell(nb):  # an object equal to anything; a shell escape
         set_solution(nb, "ex6-2", "class Anything:\n    shape = None\n"
                                   "    def __eq__(self, other):\n        return True\n\n"
                                   "def linear_backward(A_prev, W, delta):\n    return Anything(), Anything(), Anything()\n")
-        set_solution(nb, "ex6-4", FAKE_SOFTMAX)
-
-    def shell_escape(nb):
-        fakes(nb)
-        set_solution(nb, "ex6-2", f"!cat {chapters}/{CHAPTER}.ipynb > /dev/null\n" + FAKE_LINEAR)
+        set_solution(nb, "ex6-4", f"!cat {chapters}/{CHAPTER}.ipynb > /dev/null\n" + FAKE_SOFTMAX)
 
     review, failed = "needs review", "failed"
     return {
-        "patch_cell": (patch_cell, {"ex6-2": failed, "ex6-4": failed}),
+        "own_cells": (own_cells, {"ex6-2": failed, "ex6-4": failed}),
         "patch_solution": (patch_solution, {"ex6-2": review, "ex6-4": failed}),
         "patch_when_called": (patch_when_called, {"ex6-2": review, "ex6-4": failed}),
-        "transformer_cell": (transformer_cell, {"ex6-2": failed, "ex6-4": failed}),
         "transformer_solution": (transformer_solution, {"ex6-2": review, "ex6-4": review}),
-        "frame_inspection": (frame_inspection, {"ex6-2": review, "ex6-4": review}),
-        "source_inspection": (source_inspection, {"ex6-2": review, "ex6-4": review}),
+        "inspection": (inspection, {"ex6-2": review, "ex6-4": review}),
         "reads_instructor": (reads_instructor, {"ex6-2": review, "ex6-4": failed}),
         "writes_everywhere": (writes_everywhere, {"ex6-2": review, "ex6-4": failed}),
         "detached": (detached, {"ex6-2": review, "ex6-4": failed}),
         "memory_bomb": (memory_bomb, {"ex6-2": failed, "ex6-4": failed}),
-        "always_equal": (always_equal, {"ex6-2": review, "ex6-4": failed}),
-        "shell_escape": (shell_escape, {"ex6-2": review, "ex6-4": failed}),
+        "equal_and_shell": (equal_and_shell, {"ex6-2": review, "ex6-4": review}),
     }
 
 
@@ -277,10 +264,10 @@ def test_flagged_code_is_named_in_the_reason(attacked):
     assert "assigns to np.allclose" in reasons["patch_solution", "ex6-2"]
     assert "the checks passed" in reasons["patch_when_called", "ex6-2"], "the patch fooled the check: review it"
     assert "get_ipython" in reasons["transformer_solution", "ex6-2"]
-    assert "imports sys" in reasons["frame_inspection", "ex6-4"]
-    assert "uses In" in reasons["source_inspection", "ex6-2"]
-    assert "__eq__" in reasons["always_equal", "ex6-2"]
-    assert "not plain Python" in reasons["shell_escape", "ex6-2"]
+    assert "imports sys" in reasons["inspection", "ex6-4"]
+    assert "imports inspect" in reasons["inspection", "ex6-2"]
+    assert "__eq__" in reasons["equal_and_shell", "ex6-2"]
+    assert "not plain Python" in reasons["equal_and_shell", "ex6-4"]
 
 
 def test_the_sandbox_hid_the_instructors_notebook(attacked):
@@ -334,6 +321,6 @@ def test_no_process_outlives_its_notebook(attacked):
 
 def test_the_table_has_every_student(attacked):
     out = attacked["out"]
-    for student in ("honest_instructor", "stub", "patch_cell", "memory_bomb"):
+    for student in ("honest_instructor", "stub", "own_cells", "memory_bomb"):
         assert student in out
     assert "== not graded" in out and "symlink" in out and "duplicate" in out
