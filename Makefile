@@ -51,9 +51,9 @@ assignments: $(VENV)/.installed  ## student notebooks (solutions stubbed, hidden
 	@$(BIN)/python scripts/assignments.py --out release \
 	  || { echo "error: some chapters were not released (the problems are printed above): fix their exercise markers and rerun make assignments" >&2; exit 1; }
 
-grade: $(VENV)/.installed  ## grade submissions: make grade SUBMISSIONS=dir (one folder per student)
+grade: $(VENV)/.installed  ## grade submissions, sandboxed: make grade SUBMISSIONS=dir [TESTS=private/] [GRADE_FLAGS=--fresh]
 	@test -n "$(SUBMISSIONS)" || { echo "error: say where the submissions are: make grade SUBMISSIONS=path/to/submissions (one folder per student, holding their .ipynb files)" >&2; exit 2; }
-	@$(BIN)/python scripts/grade.py "$(SUBMISSIONS)" --out grades \
+	@$(BIN)/python scripts/grade.py "$(SUBMISSIONS)" --out grades $(if $(TESTS),--tests "$(TESTS)") $(GRADE_FLAGS) \
 	  || { echo "error: make grade failed: the reason is above" >&2; exit 1; }
 
 clean:  ## remove the built site, release/ and grades/ (keeps .venv and .venv-oldest)

@@ -34,9 +34,15 @@ Each notebook here is one chapter of the book, with the code exercises left for 
    the values shown.
 4. Before submitting: Kernel > Restart & Run All, and make sure it finishes within a couple of minutes.
 
-Leave the exercise and check cells in place (you may add cells of your own). A deleted exercise cell
-scores 0; check cells are replaced by the instructor's own when grading, so editing them changes
-nothing.
+Leave the exercise and check cells in place. The grader runs only your exercise cells, inside the
+instructor's own copy of the chapter: cells you add are yours to experiment in, but they are not
+run when grading, so put every line an answer needs (helper functions included) in its exercise
+cell. A deleted exercise cell scores 0; check cells are the instructor's own when grading, so
+editing them changes nothing.
+
+Write plain Python with numpy, torch and the standard library's maths. An answer that imports
+modules such as os, sys or inspect, reads files, uses exec or eval, or changes numpy, torch or the
+notebook itself is not scored automatically: your instructor reads it first.
 
 ## How to submit
 

@@ -301,8 +301,8 @@ def bad_batch(root):
     def loops_forever(nb):
         solve(nb, "ex1-2", "while True:\n        pass")
 
-    def kills_the_kernel(nb):
-        nb.cells.insert(nb.cells.index(cell_with_id(nb, "ex1-1")) + 1, new_code_cell("import os\nos._exit(1)"))
+    def kills_the_kernel(nb):  # in a solution cell: the grader runs no other cell of the student's
+        cell_with_id(nb, "ex1-1").source += "\n\nimport os\nos._exit(1)"
 
     def deleted_and_reordered(nb):
         solve(nb, "ex1-2", "return math.hypot(a, b)")
@@ -340,7 +340,7 @@ EXPECTED = {
     ("stub", "01_synthetic"): {"ex1-1": (0, "failed"), "ex1-2": (0, "failed")},
     ("raises", "01_synthetic"): {"ex1-1": (1, "passed"), "ex1-2": (0, "failed")},
     ("loops", "01_synthetic"): {"ex1-1": (1, "passed"), "ex1-2": (0, "timeout")},
-    ("crash", "01_synthetic"): {"ex1-1": (1, "passed"), "ex1-2": (0, "kernel died")},
+    ("crash", "01_synthetic"): {"ex1-1": (0, "needs review"), "ex1-2": (0, "kernel died")},
     ("reordered", "01_synthetic"): {"ex1-1": (0, "missing cell"), "ex1-2": (2, "passed")},
     ("tampered", "01_synthetic"): {"ex1-1": (0, "failed"), "ex1-2": (0, "failed")},
     ("badjson", "01_synthetic"): {"ex1-1": (0, "unreadable"), "ex1-2": (0, "unreadable")},
@@ -358,6 +358,7 @@ REASONS = {
     ("wrongmeta", "ex1-1"): "02_other",
     ("wrongids", "ex1-1"): "ex2-1",
     ("reordered", "ex1-1"): "no solution cell",
+    ("crash", "ex1-1"): "imports os",
 }
 
 
@@ -376,6 +377,7 @@ def bad_grades(tmp_path_factory):
 @pytest.mark.parametrize("student, chapter", EXPECTED, ids=[f"{s}-{c or 'none'}" for s, c in EXPECTED])
 def test_each_submission_gets_its_result(bad_grades, student, chapter):
     rows = [r for r in bad_grades[0] if r["student"] == student and r["chapter"] == chapter]
+    assert all(r["sandbox"] == ("bubblewrap" if r["file"] else "") for r in rows), "every graded row says where it ran"
     got = {r["exercise"]: (float(r["points"]), r["status"]) for r in rows}
     assert got == EXPECTED[student, chapter], [r["reason"] for r in rows]
     for row in rows:
