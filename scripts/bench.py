@@ -7,8 +7,12 @@ Usage:
 
 What it measures (see benchmarks/README.md for the columns):
 - each chapter notebook run top to bottom in a fresh kernel (working directory chapters/, as nbval):
-  wall seconds (kernel start included) and the kernel's peak memory (its own ru_maxrss, read in a
-  cell appended for the purpose, and psutil sampling of the kernel and its children: the larger);
+  wall seconds (kernel start included, and so the worker processes a chapter starts and waits for);
+  CPU seconds of the kernel and of all its children (the worker processes of chapter 10 included);
+  and the peak memory of the kernel together with its children: psutil sampling, every 50 ms, of
+  the summed PSS (proportional set size: a page shared by several processes, such as torch's
+  libraries in every worker, is counted once in all) of the kernel and every child process, or
+  of the kernel's own ru_maxrss, read in a cell appended for the purpose, if larger;
 - `pytest --nbval --nbval-current-env` over the same notebooks, wall seconds;
 - a cold strict book build into an empty temporary folder, then a warm rebuild after one chapter
   changed (its cached doctree removed, so Sphinx re-reads it), wall seconds.
@@ -16,6 +20,7 @@ Budgets (on 2 CPU cores) are in BUDGETS below; timings on a busy machine come ou
 """
 
 import argparse
+import contextlib
 import csv
 import importlib.metadata
 import os
@@ -39,17 +44,22 @@ OUT = ROOT / "benchmarks"
 # Budgets on 2 CPU cores. A notebook may have its own time budget, by chapter number.
 BUDGETS = {
     "notebook_s": 30.0,
-    "notebook_s_by_chapter": {"09": 60.0},
+    "notebook_s_by_chapter": {"09": 60.0, "10": 60.0},
     "notebook_mb": 1024.0,
+    "notebook_mb_by_chapter": {"10": 1536.0},  # chapter 10 starts 2 and 4 worker processes
     "nbval_total_s": 300.0,
     "book_warm_s": 30.0,
 }
 
-FIELDS = ["measure", "item", "wall_s", "peak_mb", "budget_s", "budget_mb", "status"]
+FIELDS = ["measure", "item", "wall_s", "cpu_s", "peak_mb", "budget_s", "budget_mb", "status"]
+NUMERIC = ("wall_s", "cpu_s", "peak_mb", "budget_s", "budget_mb")
 MEMORY_CELL = (
     "import resource as _bench_resource\n"
-    "print('BENCH_MAXRSS_KB', _bench_resource.getrusage(_bench_resource.RUSAGE_SELF).ru_maxrss,"
-    " _bench_resource.getrusage(_bench_resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "_bench_self = _bench_resource.getrusage(_bench_resource.RUSAGE_SELF)\n"
+    "_bench_children = _bench_resource.getrusage(_bench_resource.RUSAGE_CHILDREN)\n"
+    "print('BENCH_MAXRSS_KB', _bench_self.ru_maxrss, _bench_children.ru_maxrss,"
+    " 'BENCH_CPU_S', _bench_self.ru_utime + _bench_self.ru_stime,"
+    " _bench_children.ru_utime + _bench_children.ru_stime)"
 )
 
 
@@ -93,6 +103,11 @@ def select_notebooks(paths):
 def notebook_time_budget(path):
     number = Path(path).name[:2]
     return BUDGETS["notebook_s_by_chapter"].get(number, BUDGETS["notebook_s"])
+
+
+def notebook_memory_budget(path):
+    number = Path(path).name[:2]
+    return BUDGETS["notebook_mb_by_chapter"].get(number, BUDGETS["notebook_mb"])
 
 
 def display_name(path):
@@ -151,8 +166,18 @@ def machine():
 
 # --- one notebook in a fresh kernel -------------------------------------------------------
 
+def process_memory(proc):
+    """PSS of one process where the OS reports it (Linux), else its RSS (shared pages counted fully)."""
+    import psutil
+
+    try:
+        return proc.memory_full_info().pss
+    except (AttributeError, psutil.AccessDenied):  # no PSS on this OS (macOS, Windows), or not allowed
+        return proc.memory_info().rss
+
+
 class MemorySampler(threading.Thread):
-    """Largest resident memory of a process and its children, sampled every 50 ms."""
+    """Largest summed PSS of a process and all its children (workers too), sampled every 50 ms."""
 
     def __init__(self, pid):
         super().__init__(daemon=True)
@@ -167,12 +192,10 @@ class MemorySampler(threading.Thread):
             return
         while not self.stop.is_set():
             try:
-                total = proc.memory_info().rss
+                total = process_memory(proc)
                 for child in proc.children(recursive=True):
-                    try:
-                        total += child.memory_info().rss
-                    except psutil.Error:
-                        pass
+                    with contextlib.suppress(psutil.Error):
+                        total += process_memory(child)
                 self.peak = max(self.peak, total)
             except psutil.Error:
                 return
@@ -186,7 +209,7 @@ def kernel_pid(client):
 
 
 def run_notebook(path, timeout):
-    """(wall seconds, peak MB, status) for one notebook run top to bottom in a fresh kernel."""
+    """(wall seconds, CPU seconds, peak MB, status) for one notebook run top to bottom in a fresh kernel."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -215,14 +238,16 @@ def run_notebook(path, timeout):
     for sampler in samplers:
         sampler.stop.set()
         sampler.join(timeout=5)
-    peak_kb = 0
+    peak_kb, cpu = 0, None
     for out in nb.cells[-1].get("outputs", []):
-        match = re.search(r"BENCH_MAXRSS_KB (\d+) (\d+)", out.get("text", ""))
+        match = re.search(r"BENCH_MAXRSS_KB (\d+) (\d+) BENCH_CPU_S ([\d.]+) ([\d.]+)", out.get("text", ""))
         if match:
+            # ru_maxrss of the children is the largest single child's: a lower bound of their sum
             peak_kb = max(int(match.group(1)), int(match.group(2)))
+            cpu = float(match.group(3)) + float(match.group(4))
     sampled = samplers[0].peak if samplers else 0
     peak_mb = max(peak_kb / 1024, sampled / 2**20)
-    return wall, peak_mb, status
+    return wall, cpu, peak_mb, status
 
 
 # --- nbval and the book -------------------------------------------------------------------
@@ -276,8 +301,9 @@ def run_book(notebooks):
 
 # --- the report ---------------------------------------------------------------------------
 
-def row(measure, item, wall, peak=None, budget_s=None, budget_mb=None, status="ok"):
+def row(measure, item, wall, peak=None, budget_s=None, budget_mb=None, status="ok", cpu=None):
     return {"measure": measure, "item": item, "wall_s": f"{wall:.1f}",
+            "cpu_s": "" if cpu is None else f"{cpu:.1f}",
             "peak_mb": "" if peak is None else f"{peak:.0f}",
             "budget_s": "" if budget_s is None else f"{budget_s:g}",
             "budget_mb": "" if budget_mb is None else f"{budget_mb:g}", "status": status}
@@ -291,7 +317,7 @@ def print_table(rows, info):
     print(line)
     print("-" * len(line))
     for r in rows:
-        print("  ".join(r[f].rjust(widths[f]) if f in ("wall_s", "peak_mb", "budget_s", "budget_mb")
+        print("  ".join(r[f].rjust(widths[f]) if f in NUMERIC
                         else r[f].ljust(widths[f]) for f in FIELDS))
 
 
@@ -349,16 +375,18 @@ def main(argv=None):
     info = machine()
     rows = []
     print(f"benchmarking {len(notebooks)} notebook(s) on {info['cores']} core(s) ({info['cpu_model']})", flush=True)
-    total_wall, max_peak = 0.0, 0.0
+    total_wall, max_peak, total_cpu = 0.0, 0.0, 0.0
     for path in notebooks:
         print(f"  running {display_name(path)} ...", end=" ", flush=True)
-        wall, peak, status = run_notebook(path, args.timeout)
+        wall, cpu, peak, status = run_notebook(path, args.timeout)
         print(f"{wall:.1f} s, {peak:.0f} MB{'' if status == 'ok' else ', ' + status}", flush=True)
         rows.append(row("notebook", display_name(path), wall, peak, notebook_time_budget(path),
-                        BUDGETS["notebook_mb"], status))
+                        notebook_memory_budget(path), status, cpu=cpu))
         total_wall, max_peak = total_wall + wall, max(max_peak, peak)
+        total_cpu = None if cpu is None or total_cpu is None else total_cpu + cpu
     rows.append(row("notebooks", f"total ({len(notebooks)} notebooks; peak = largest)", total_wall, max_peak,
-                    status="ok" if all(r["status"] == "ok" for r in rows) else "failed: see above"))
+                    status="ok" if all(r["status"] == "ok" for r in rows) else "failed: see above",
+                    cpu=total_cpu))
     if do_nbval:
         print("  timing pytest --nbval over them ...", end=" ", flush=True)
         wall, status, tail = run_nbval(notebooks)
