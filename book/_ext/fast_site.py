@@ -15,6 +15,10 @@ What this extension does, each measured to matter:
 - Images at the size they are shown: each figure wider than SMALL_WIDTH px gets a copy that wide,
   offered through `srcset`, and every article image gets its width and height (no layout shift) and
   `loading="lazy"`.
+- Stylesheets: the fifteen a page links (each one a render-blocking round trip on a phone's
+  network) are concatenated, in order, into one bundle per distinct list.
+- Highlighted code: token <span>s drawn exactly like plain code text are unwrapped (half of a
+  chapter's elements).
 - Audits: a meta description per page (its front matter's `description`, else its first paragraph),
   a favicon, the theme's default mode set (no "Got invalid theme mode" console error with fresh
   storage) and listitem roles for the bibliography's entries (doc-biblioentry is a deprecated role).
@@ -24,6 +28,7 @@ rewrite in an incremental build were processed before and come out the same.
 """
 
 import html
+import os
 import re
 from pathlib import Path
 
@@ -214,6 +219,259 @@ def _image(match, outdir, page_path):
     return f"{body} {' '.join(extra)} {end}" if extra else tag
 
 
+# --- highlighted code ---------------------------------------------------------------------
+
+PYGMENTS_RULE = re.compile(r'(?:html\[data-theme="([a-z]+)"\] )?\.highlight(?: \.([A-Za-z0-9]+))? \{([^}]*)\}')
+
+
+def plain_token_classes(pygments_css):
+    """Pygments token classes drawn exactly like plain code text in every theme (colour only, the same).
+
+    Their <span>s are unwrapped: a chapter's code had ~4,000 of them (names, punctuation), half of
+    the page's elements, each one styled and laid out on the reader's phone for nothing.
+    """
+    base, token = {}, {}
+    for theme, cls, body in PYGMENTS_RULE.findall(Path(pygments_css).read_text(encoding="utf-8")):
+        decls = {k.strip(): v.strip() for k, _, v in (d.partition(":") for d in body.split(";")) if k.strip()}
+        if not cls:
+            if "color" in decls:
+                base[theme] = decls["color"].lower()
+        else:
+            token.setdefault(cls, {})[theme] = decls
+    plain = set()
+    for cls, by_theme in token.items():
+        if base and set(by_theme) == set(base) and all(
+                list(d) == ["color"] and d["color"].lower() == base[t] for t, d in by_theme.items()):
+            plain.add(cls)
+    return plain
+
+
+def unwrap_plain_tokens(text, classes):
+    if not classes:
+        return text
+    span = re.compile(r'<span class="(?:' + "|".join(sorted(classes)) + r')">([^<]*)</span>')
+    out, pos = [], 0
+    # Only inside highlighted code blocks.
+    for block in re.finditer(r'<div class="highlight"><pre>.*?</pre></div>', text, re.S):
+        out.append(text[pos:block.start()])
+        out.append(span.sub(r"\1", block.group(0)))
+        pos = block.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
+# --- math at build time ------------------------------------------------------------------
+
+INLINE_MATH = re.compile(r'(<span class="math notranslate nohighlight"[^>]*>)\\\((.*?)\\\)(</span>)', re.S)
+DISPLAY_MATH = re.compile(r'(<div class="math notranslate nohighlight"[^>]*>)\s*((?:<span class="eqno">.*?</span>)?)'
+                          r'\s*(.*?)\s*(</div>)', re.S)
+MATHJAX_SCRIPTS = re.compile(r'<script>window\.MathJax = [^<]*</script>\s*\n?|'
+                             r'<script[^>]*src="[^"]*mathjax/tex-chtml\.js[^"]*"[^>]*></script>\s*\n?')
+MATH_CSS = "_static/mathjax-chtml.css"
+
+
+def _display_tex(body):
+    tex = body.strip()
+    if tex.startswith("\\[") and tex.endswith("\\]"):
+        tex = tex[2:-2]
+    return tex.strip()
+
+
+RENDERED_MATH = re.compile(r'<(span|div) class="math notranslate nohighlight"[^>]*\sdata-tex="([^"]*)"')
+
+
+def page_math(text):
+    """[(tex, display)] of a page's math: still TeX, or typeset before (its TeX kept in data-tex)."""
+    items = [(html.unescape(m.group(2)), False) for m in INLINE_MATH.finditer(text)]
+    for m in DISPLAY_MATH.finditer(text):
+        if "<mjx-container" not in m.group(3):
+            items.append((html.unescape(_display_tex(m.group(3))), True))
+    items += [(html.unescape(m.group(2)), m.group(1) == "div") for m in RENDERED_MATH.finditer(text)]
+    return items
+
+
+def _with_tex(open_tag, tex):
+    return open_tag[:-1] + f' data-tex="{html.escape(tex, quote=True)}">'
+
+
+class MathRenderer:
+    """TeX to CommonHTML through Node.js and the MathJax sphinx-mathjax-offline ships, with a cache."""
+
+    def __init__(self, app, outdir):
+        import importlib.util
+        import shutil
+
+        self.node = shutil.which("node")
+        spec = importlib.util.find_spec("sphinx-mathjax-offline")
+        self.mathjax = Path(spec.origin).parent / "static" / "mathjax" if spec else None
+        self.cache_path = Path(app.doctreedir) / "fast_site_math.json"
+        self.tex_config = (app.config.mathjax3_config or {}).get("tex", {})
+        self.outdir = outdir
+        self.cache = {"html": {}, "css": ""}
+        if self.cache_path.is_file():
+            import contextlib
+            import json
+
+            with contextlib.suppress(ValueError):  # a damaged cache is rebuilt
+                self.cache = json.loads(self.cache_path.read_text(encoding="utf-8"))
+
+    @property
+    def available(self):
+        return bool(self.node and self.mathjax and (self.mathjax / "startup.js").is_file())
+
+    @staticmethod
+    def key(tex, display):
+        return ("D:" if display else "I:") + tex
+
+    def render(self, items):
+        """Make sure every (tex, display) is in the cache; returns (html by key, errors)."""
+        import json
+        import subprocess
+
+        wanted = {self.key(t, d) for t, d in items}
+        if wanted <= set(self.cache["html"]) and (self.cache["css"] or not wanted):
+            return self.cache["html"], []
+        # Typeset all known and new math in one run, so one stylesheet covers every page.
+        keys = sorted(set(self.cache["html"]) | wanted)
+        request = {"mathjax": str(self.mathjax), "fontURL": "mathjax/output/chtml/fonts/woff-v2",
+                   "tex": self.tex_config, "items": [[k[2:], k.startswith("D:")] for k in keys]}
+        done = subprocess.run([self.node, str(Path(__file__).with_name("mathjax_prerender.js"))],
+                              input=json.dumps(request), capture_output=True, text=True, timeout=600)
+        if done.returncode != 0:
+            raise ExtensionError(f"fast_site: typesetting math with Node.js failed: {done.stderr[-2000:]}")
+        result = json.loads(done.stdout)
+        # Math shows in a fallback font while MathJax's fonts load, rather than not at all.
+        result["css"] = re.sub(r"@font-face\s*(?:/\*[^*]*\*/)?\s*\{", "@font-face {\n  font-display: swap;",
+                               result["css"])
+        errors = [(keys[i], message) for i, message in result["errors"]]
+        self.cache = {"html": dict(zip(keys, result["html"], strict=True)), "css": result["css"]}
+        self.cache_path.write_text(json.dumps(self.cache), encoding="utf-8")
+        return self.cache["html"], errors
+
+    def write_css(self):
+        target = self.outdir / MATH_CSS
+        if not target.is_file() or target.read_text(encoding="utf-8") != self.cache["css"]:
+            target.write_text(self.cache["css"], encoding="utf-8")
+
+
+def typeset_page(text, page, rendered):
+    """The page with its math replaced by CommonHTML, MathJax's scripts dropped, the stylesheet linked."""
+    def inline(m):
+        tex = html.unescape(m.group(2))
+        return _with_tex(m.group(1), tex) + rendered[MathRenderer.key(tex, False)] + m.group(3)
+
+    def display(m):
+        if "<mjx-container" in m.group(3):
+            return m.group(0)
+        tex = html.unescape(_display_tex(m.group(3)))
+        return _with_tex(m.group(1), tex) + m.group(2) + rendered[MathRenderer.key(tex, True)] + m.group(4)
+
+    text = INLINE_MATH.sub(inline, text)
+    text = DISPLAY_MATH.sub(display, text)
+    text = MATHJAX_SCRIPTS.sub("", text)
+    if "<mjx-container" in text and MATH_CSS not in text:
+        prefix = "../" * page.count("/")
+        text = text.replace("</head>", f'<link rel="stylesheet" href="{prefix}{MATH_CSS}" />\n</head>', 1)
+    return text
+
+
+# --- one stylesheet instead of fifteen ------------------------------------------------------
+
+STYLESHEET = re.compile(r'<link\b[^>]*\brel="stylesheet"[^>]*>\s*\n?')
+CSS_URL = re.compile(r'url\(\s*(["\']?)([^"\')]+)\1\s*\)')
+CSS_IMPORT = re.compile(r'@import\s+(?:url\()?\s*["\']([^"\']+)["\']\s*\)?\s*;')
+DROP_CSS = ("sphinx-thebe.css",)
+
+
+def _css_text(path, static, seen):
+    """A stylesheet's text with its @imports inlined and its url()s made relative to _static/."""
+    if path in seen:
+        return ""
+    seen.add(path)
+    text = path.read_text(encoding="utf-8")
+
+    def inline(m):
+        return _css_text((path.parent / m.group(1).split("?")[0]).resolve(), static, seen)
+
+    def rebase(m):
+        url = m.group(2).strip()
+        if url.startswith(("data:", "http:", "https:", "//", "#", "/")):
+            return m.group(0)
+        target = (path.parent / url.split("?")[0].split("#")[0]).resolve()
+        rel = Path(os.path.relpath(target, static)).as_posix()
+        suffix = url[len(url.split("?")[0].split("#")[0]):]
+        return f'url("{rel}{suffix}")'
+
+    text = CSS_IMPORT.sub(inline, text)
+    return f"/* {path.relative_to(static.parent).as_posix()} */\n" + CSS_URL.sub(rebase, text) + "\n"
+
+
+class Bundles:
+    """Bundles of a page's stylesheets, one file per distinct list, named by content."""
+
+    def __init__(self, outdir):
+        self.outdir = outdir
+        self.static = outdir / "_static"
+        self.made = {}
+
+    def bundle(self, names):
+        key = tuple(names)
+        if key not in self.made:
+            import hashlib
+
+            seen = set()
+            text = "".join(_css_text((self.static / n).resolve(), self.static, seen) for n in names)
+            text = text.replace("@charset \"UTF-8\";", "")
+            name = f"bundle-{hashlib.sha1(text.encode()).hexdigest()[:12]}.css"
+            target = self.static / name
+            if not target.is_file():
+                target.write_text(text, encoding="utf-8")
+            self.made[key] = name
+        return self.made[key]
+
+    def remove_stale(self):
+        used = set(self.made.values())
+        for old in self.static.glob("bundle-*.css"):
+            if old.name not in used:
+                old.unlink()
+
+
+def bundle_css(text, page, bundles):
+    """Replace the page's local stylesheets by one bundle (data-bundle keeps the list, so a rebuild is fresh)."""
+    head_end = text.find("</head>")
+    if head_end < 0:
+        return text
+    prefix = "../" * page.count("/") + "_static/"
+    names, first = [], None
+    links = list(STYLESHEET.finditer(text, 0, head_end))
+    for m in links:
+        tag = m.group(0)
+        listed = re.search(r'data-bundle="([^"]*)"', tag)
+        if listed:
+            names.extend(listed.group(1).split())
+        else:
+            href = re.search(r'href="([^"]+)"', tag).group(1).split("?")[0]
+            if not href.startswith(prefix):
+                continue  # not ours: leave it alone
+            names.append(href[len(prefix):])
+        first = m if first is None else first
+    names = [n for n in names if not n.endswith(DROP_CSS) and (bundles.static / n).is_file()]
+    if first is None or not names:
+        return text
+    name = bundles.bundle(names)
+    link = f'<link rel="stylesheet" href="{prefix}{name}" data-bundle="{" ".join(names)}" />\n'
+    out, pos = [], 0
+    for m in links:
+        tag = m.group(0)
+        if 'data-bundle="' in tag or re.search(r'href="' + re.escape(prefix), tag):
+            out.append(text[pos:m.start()])
+            if m is first:
+                out.append(link)
+            pos = m.end()
+    out.append(text[pos:])
+    return "".join(out)
+
+
 # --- scripts ------------------------------------------------------------------------------
 
 SCRIPT_SRC = re.compile(r'<script\b([^>]*)\bsrc="([^"]+)"([^>]*)></script>\s*\n?')
@@ -233,7 +491,7 @@ def _script(match, is_search):
 
 # --- the pass over the built site ---------------------------------------------------------
 
-def rewrite_page(text, page, outdir, icons):
+def rewrite_page(text, page, outdir, icons, plain):
     page_path = outdir / page
     is_search = page == "search.html"
     text = SCRIPT_SRC.sub(lambda m: _script(m, is_search), text)
@@ -242,6 +500,7 @@ def rewrite_page(text, page, outdir, icons):
     text = ICON_ELEMENT.sub(lambda m: _icon_svg(m, icons, page), text)
     text = IMG.sub(lambda m: _image(m, outdir, page_path), text)
     text = text.replace('role="doc-biblioentry"', 'role="listitem"')
+    text = unwrap_plain_tokens(text, plain)
     return text
 
 
@@ -253,17 +512,36 @@ def rewrite_site(app, exception):
     if not fontawesome.is_file():
         raise ExtensionError(f"fast_site: {fontawesome} is missing: the theme no longer ships it; update fast_site.py")
     icons = load_icons(fontawesome)
-    count = 0
+    pygments_css = outdir / "_static" / "pygments.css"
+    plain = plain_token_classes(pygments_css) if pygments_css.is_file() else set()
+    pages = {}
     for path in sorted(outdir.rglob("*.html")):
         rel = path.relative_to(outdir).as_posix()
-        if rel.startswith(("_static/", "_sources/", ".doctrees/")):
-            continue
-        text = path.read_text(encoding="utf-8")
-        new = rewrite_page(text, rel, outdir, icons)
+        if not rel.startswith(("_static/", "_sources/", ".doctrees/")):
+            pages[rel] = path.read_text(encoding="utf-8")
+    math = MathRenderer(app, outdir)
+    if math.available:
+        items = [item for text in pages.values() for item in page_math(text)]
+        rendered, errors = math.render(items)
+        for key, message in errors:
+            logger.warning(f"fast_site: TeX error in {key[2:]!r}: {message}")
+        math.write_css()
+    else:
+        rendered = None
+        logger.info("fast_site: Node.js not found: math is typeset in the reader's browser (lazily); "
+                    "install Node.js 18+ to typeset it at build time (faster pages)")
+    bundles = Bundles(outdir)
+    count = 0
+    for rel, text in pages.items():
+        new = rewrite_page(text, rel, outdir, icons, plain)
+        if rendered is not None:
+            new = typeset_page(new, rel, rendered)
+        new = bundle_css(new, rel, bundles)
         if new != text:
-            path.write_text(new, encoding="utf-8")
+            (outdir / rel).write_text(new, encoding="utf-8")
             count += 1
-    logger.info(f"fast_site: rewrote {count} page(s) (inline icons, scripts, images)")
+    bundles.remove_stale()
+    logger.info(f"fast_site: rewrote {count} page(s) (math, inline icons, scripts, images, one stylesheet)")
 
 
 def set_config(app, config):
