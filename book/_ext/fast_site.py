@@ -369,7 +369,7 @@ def typeset_page(text, page, rendered):
     text = INLINE_MATH.sub(inline, text)
     text = DISPLAY_MATH.sub(display, text)
     text = MATHJAX_SCRIPTS.sub("", text)
-    if "<mjx-container" in text and MATH_CSS not in text:
+    if "<mjx-container" in text and "mathjax-chtml.css" not in text[:text.find("</head>")]:
         prefix = "../" * page.count("/")
         text = text.replace("</head>", f'<link rel="stylesheet" href="{prefix}{MATH_CSS}" />\n</head>', 1)
     return text
@@ -455,7 +455,7 @@ def bundle_css(text, page, bundles):
                 continue  # not ours: leave it alone
             names.append(href[len(prefix):])
         first = m if first is None else first
-    names = [n for n in names if not n.endswith(DROP_CSS) and (bundles.static / n).is_file()]
+    names = list(dict.fromkeys(n for n in names if not n.endswith(DROP_CSS) and (bundles.static / n).is_file()))
     if first is None or not names:
         return text
     name = bundles.bundle(names)
@@ -484,7 +484,9 @@ def _script(match, is_search):
     name = src.split("?")[0]
     if name.endswith(DROP_SCRIPTS) or (not is_search and name.endswith(SEARCH_ONLY_SCRIPTS)):
         return ""
-    if name.endswith(DEFER_SCRIPTS) and "defer" not in before + after and "async" not in before + after:
+    # On the search page searchtools.js runs at once and needs doctools.js: nothing deferred there.
+    if (not is_search and name.endswith(DEFER_SCRIPTS) and "defer" not in before + after
+            and "async" not in before + after):
         return match.group(0).replace("<script", "<script defer", 1)
     return match.group(0)
 
@@ -504,10 +506,26 @@ def rewrite_page(text, page, outdir, icons, plain):
     return text
 
 
+def sync_static(app, outdir):
+    """Copy the book's own static files again: with no page out of date Sphinx skips copying them, and
+    the bundles are made from the copies."""
+    import shutil
+
+    for folder in app.config.html_static_path:
+        source = Path(app.confdir) / folder
+        for path in source.rglob("*") if source.is_dir() else ():
+            target = outdir / "_static" / path.relative_to(source)
+            if path.is_file() and not path.name.endswith("_t") and (
+                    not target.is_file() or target.read_bytes() != path.read_bytes()):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+
+
 def rewrite_site(app, exception):
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir).resolve()
+    sync_static(app, outdir)
     fontawesome = outdir / "_static" / "scripts" / "fontawesome.js"
     if not fontawesome.is_file():
         raise ExtensionError(f"fast_site: {fontawesome} is missing: the theme no longer ships it; update fast_site.py")
