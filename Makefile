@@ -6,7 +6,7 @@ BUILD  := _build/html
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv book test bench bench-check execute assignments grade clean
+.PHONY: help venv book test bench bench-check bench-site execute assignments grade clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -28,6 +28,10 @@ bench: $(VENV)/.installed  ## time every chapter in a fresh kernel: wall seconds
 
 bench-check: $(VENV)/.installed  ## measure afresh and fail, naming the offender, if a budget is exceeded
 	$(BIN)/python scripts/bench.py --check
+	$(BIN)/python scripts/bench_site.py --check
+
+bench-site: $(VENV)/.installed  ## Lighthouse (mobile) on every page, served gzipped on 127.0.0.1: table + benchmarks/site.csv
+	$(BIN)/python scripts/bench_site.py
 
 execute: $(VENV)/.installed  ## restart-and-run-all a chapter: make execute NB=chapters/08_position_wise_ffn.ipynb
 	@test -n "$(NB)" || { echo "error: say which notebook(s): make execute NB=chapters/08_position_wise_ffn.ipynb (or NB='chapters/*.ipynb')" >&2; exit 2; }
