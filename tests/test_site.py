@@ -58,8 +58,10 @@ INSPECT_JS = r"""
     url: location.href,
     theme: document.documentElement.dataset.theme,
     mathCount: math.length,
-    untypeset: math.filter(e => !e.querySelector("mjx-container")).map(e => e.textContent.slice(0, 60)),
-    typeset: article.querySelectorAll("mjx-container").length,
+    // MathJax's lazy typesetting leaves <mjx-container><mjx-lazy> placeholders until the math is on screen.
+    untypeset: math.filter(e => !e.querySelector("mjx-container") || e.querySelector("mjx-lazy"))
+                   .map(e => (e.dataset.tex || e.textContent).slice(0, 60)),
+    typeset: [...article.querySelectorAll("mjx-container")].filter(c => !c.querySelector("mjx-lazy")).length,
     mathErrors: [...article.querySelectorAll("mjx-merror")].map(e => e.textContent.slice(0, 60)),
     mathjaxLoaded: !!(window.MathJax && window.MathJax.startup),
     rawTex: (text.match(/\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\n]*[\\^_{}][^$\n]*\$/g) || []).slice(0, 5),
@@ -221,9 +223,14 @@ def check_toggles(page):
     """Every <details> in the article: closed at first, open (content shown) after a real click."""
     before = page.evaluate(TOGGLE_STATES_JS)
     summaries = page.locator("article details > summary")
+    after = []
     for i in range(summaries.count()):
+        summaries.nth(i).scroll_into_view_if_needed()
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         summaries.nth(i).click(force=True)  # real mouse click; skip the wait-for-stable checks
-    after = page.evaluate(TOGGLE_STATES_JS)
+        # Read it at once, while it is on screen: sections far from the screen are not laid out
+        # (content-visibility: auto in course.css), so their content does not count as shown.
+        after.append(page.evaluate(TOGGLE_STATES_JS)[i])
     return [{"label": b["label"] or f"toggle {i + 1}", "class": b["cls"],
              "closed_at_first": not b["open"] and not b["shown"],
              "opens_on_click": a["open"] and a["shown"]}
