@@ -58,8 +58,11 @@ INSPECT_JS = r"""
     url: location.href,
     theme: document.documentElement.dataset.theme,
     mathCount: math.length,
-    // MathJax's lazy typesetting leaves <mjx-container><mjx-lazy> placeholders until the math is on screen.
-    untypeset: math.filter(e => !e.querySelector("mjx-container") || e.querySelector("mjx-lazy"))
+    // MathJax's lazy typesetting (the fallback without Node.js at build time) leaves
+    // <mjx-container><mjx-lazy> placeholders until the math is on screen; math in a closed toggle
+    // is typeset when the reader opens it.
+    untypeset: math.filter(e => !e.querySelector("mjx-container")
+                                || (e.querySelector("mjx-lazy") && !e.closest("details:not([open])")))
                    .map(e => (e.dataset.tex || e.textContent).slice(0, 60)),
     typeset: [...article.querySelectorAll("mjx-container")].filter(c => !c.querySelector("mjx-lazy")).length,
     mathErrors: [...article.querySelectorAll("mjx-merror")].map(e => e.textContent.slice(0, 60)),

@@ -3,8 +3,11 @@
 Measured with `make bench-site` (scripts/bench_site.py); benchmarks/README.md has the before/after table.
 What this extension does, each measured to matter:
 
-- Math: MathJax 3 typesets lazily (its `ui/lazy` extension): only the expressions on screen, the rest as
-  the reader scrolls. Typesetting a whole chapter up front cost seconds of style/layout on a phone.
+- Math: typeset at build time by the MathJax that sphinx-mathjax-offline ships, run by Node.js
+  (mathjax_prerender.js): pages carry MathJax's CommonHTML (with its assistive MathML) and one shared
+  stylesheet, and load no MathJax script. Typesetting a chapter in the reader's browser cost seconds
+  of main-thread time and held back the largest paint on a phone. Without Node.js (or with
+  FFN_MATH=browser) the pages typeset in the browser as before.
 - Icons: the theme's 1.5 MB `fontawesome.js` only turns `<i class="fa-solid fa-X">` into SVG in the
   reader's browser. The same SVG paths (read from that very file at build time) are written into the
   pages, and the script is dropped.
@@ -317,6 +320,8 @@ class MathRenderer:
 
     @property
     def available(self):
+        if os.environ.get("FFN_MATH") == "browser":  # force the fallback (to test it)
+            return False
         return bool(self.node and self.mathjax and (self.mathjax / "startup.js").is_file())
 
     @staticmethod
@@ -546,7 +551,7 @@ def rewrite_site(app, exception):
         math.write_css()
     else:
         rendered = None
-        logger.info("fast_site: Node.js not found: math is typeset in the reader's browser (lazily); "
+        logger.info("fast_site: Node.js not found: math is typeset in the reader's browser; "
                     "install Node.js 18+ to typeset it at build time (faster pages)")
     bundles = Bundles(outdir)
     count = 0
@@ -563,14 +568,6 @@ def rewrite_site(app, exception):
 
 
 def set_config(app, config):
-    mathjax = dict(config.mathjax3_config or {})
-    loader = dict(mathjax.get("loader") or {})
-    load = list(loader.get("load") or [])
-    if "ui/lazy" not in load:
-        load.append("ui/lazy")
-    loader["load"] = load
-    mathjax["loader"] = loader
-    config.mathjax3_config = mathjax
     if not config.html_favicon:
         config.html_favicon = str(Path(__file__).resolve().parents[1] / "_static" / "favicon.svg")
 
