@@ -7,7 +7,7 @@ BUILD  := _build/html
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv lint book test test-portable bench bench-check execute assignments grade clean
+.PHONY: help venv lint book test test-portable bench bench-check bench-site execute assignments grade clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 16
@@ -41,6 +41,12 @@ bench: $(VENV)/.installed  ## time every chapter in a fresh kernel: wall seconds
 bench-check: $(VENV)/.installed  ## measure afresh and fail, naming the offender, if a budget is exceeded
 	@$(BIN)/python scripts/bench.py --check \
 	  || { echo "error: a budget is exceeded or a chapter failed (named above): make it faster or smaller, then rerun make bench-check" >&2; exit 1; }
+	@$(BIN)/python scripts/bench_site.py --check \
+	  || { echo "error: a page is under the site's goal (named above): see make bench-site's table, fix the page and rerun make bench-check" >&2; exit 1; }
+
+bench-site: $(VENV)/.installed  ## Lighthouse (mobile) on every page, served gzipped on 127.0.0.1: table + benchmarks/site.csv
+	@$(BIN)/python scripts/bench_site.py \
+	  || { echo "error: make bench-site failed: see the message above" >&2; exit 1; }
 
 execute: $(VENV)/.installed  ## restart-and-run-all a chapter: make execute NB=chapters/08_position_wise_ffn.ipynb
 	@test -n "$(NB)" || { echo "error: say which notebook(s): make execute NB=chapters/08_position_wise_ffn.ipynb (or NB='chapters/*.ipynb')" >&2; exit 2; }

@@ -61,7 +61,7 @@ def site_pages(site):
     site = Path(site)
     return sorted(
         p.relative_to(site).as_posix() for p in site.rglob("*.html")
-        if not p.relative_to(site).parts[0] in NOT_PAGES
+        if p.relative_to(site).parts[0] not in NOT_PAGES
     )
 
 
@@ -115,9 +115,9 @@ class Crawl:
             if not path.is_file():
                 self.broken_files.append(f"{page}: <{tag}> {url} (no file {target})")
                 continue
-            if fragment and fragment.lower() != "top" and target.endswith(".html"):
-                if fragment not in self.page(target).ids:
-                    self.broken_anchors.append(f"{page}: <{tag}> {url} (no id {fragment!r} in {target})")
+            if (fragment and fragment.lower() != "top" and target.endswith(".html")
+                    and fragment not in self.page(target).ids):
+                self.broken_anchors.append(f"{page}: <{tag}> {url} (no id {fragment!r} in {target})")
 
     def reachable(self, start="index.html"):
         """Pages reached from `start` by following links (a, meta refresh) between pages."""

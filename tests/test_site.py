@@ -1,11 +1,15 @@
 """What a reader sees: the built site in headless Chromium, served on 127.0.0.1.
 
-Each page is loaded once (light theme) and everything the tests need is recorded during that
-visit: console errors, requests, MathJax's work, images, launch links and what the solution
-toggles do when clicked. The dark-mode test and the search test load their own pages.
+Each page is loaded once, with fresh storage as a first-time reader has (the light theme comes
+from the browser's colour scheme), scrolled to its end, and everything the tests need is recorded
+during that visit: console errors, requests, the math, images, the meta description, launch links
+and what the solution toggles do when clicked. Each page is also loaded at a phone's width
+(360 px) to check that nothing pushes it sideways. The dark-mode test and the search test load
+their own pages.
 Without Chromium these tests fail, naming the install command (FFN_SKIP_BROWSER=1 skips them).
 """
 
+import contextlib
 import io
 import os
 import re
@@ -19,6 +23,8 @@ import site_helpers as sh
 PAGES = sh.expected_pages()
 CHAPTERS = sh.chapter_pages()
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 360, "height": 780}
+MIN_DESCRIPTION_CHARS = 50
 TIMEOUT_MS = 30_000
 # A figure is readable in either theme if its background, as the reader sees it, is light.
 MIN_FIGURE_LUMINANCE = 0.6
@@ -52,12 +58,19 @@ INSPECT_JS = r"""
     url: location.href,
     theme: document.documentElement.dataset.theme,
     mathCount: math.length,
-    untypeset: math.filter(e => !e.querySelector("mjx-container")).map(e => e.textContent.slice(0, 60)),
-    typeset: article.querySelectorAll("mjx-container").length,
+    // MathJax's lazy typesetting (the fallback without Node.js at build time) leaves
+    // <mjx-container><mjx-lazy> placeholders until the math is on screen; math in a closed toggle
+    // is typeset when the reader opens it.
+    untypeset: math.filter(e => !e.querySelector("mjx-container")
+                                || (e.querySelector("mjx-lazy") && !e.closest("details:not([open])")))
+                   .map(e => (e.dataset.tex || e.textContent).slice(0, 60)),
+    typeset: [...article.querySelectorAll("mjx-container")].filter(c => !c.querySelector("mjx-lazy")).length,
     mathErrors: [...article.querySelectorAll("mjx-merror")].map(e => e.textContent.slice(0, 60)),
     mathjaxLoaded: !!(window.MathJax && window.MathJax.startup),
     rawTex: (text.match(/\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$[^$\n]*[\\^_{}][^$\n]*\$/g) || []).slice(0, 5),
     images: images,
+    description: (document.querySelector('meta[name="description"]') || {content: null}).content,
+    redirect: !!document.querySelector('meta[http-equiv="Refresh" i]'),
   };
 }
 """
@@ -68,12 +81,61 @@ async () => {
 }
 """
 
+# Scroll to the end one screen at a time, as a reader does: lazily typeset math (MathJax's
+# ui/lazy, where the math was not typeset at build time) and lazily loaded images come in.
+SCROLL_TO_END_JS = """
+async () => {
+  const frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 20)));
+  for (let y = 0; y <= document.documentElement.scrollHeight; y += Math.max(200, innerHeight * 0.9)) {
+    scrollTo(0, y);
+    await frame();
+  }
+  scrollTo(0, document.documentElement.scrollHeight);
+  await frame();
+  await Promise.all([...document.images].filter(i => !i.complete).map(i => new Promise(r => {
+    i.addEventListener("load", r); i.addEventListener("error", r); setTimeout(r, 10000); })));
+}
+"""
 
-def new_context(browser, theme):
-    """A browser context with the site's light or dark theme chosen before any page script runs."""
-    context = browser.new_context(viewport=VIEWPORT, color_scheme=theme, service_workers="block")
-    context.add_init_script(f"try {{ localStorage.setItem('mode', '{theme}'); "
-                            f"localStorage.setItem('theme', '{theme}'); }} catch (e) {{}}")
+WAIT_FOR_TYPESET_JS = """
+() => [...document.querySelectorAll("article .math")].every(e => e.querySelector("mjx-container"))
+   && !document.querySelector("article mjx-lazy")
+"""
+
+# Elements that stick out of a 360 px page and are not inside a box that scrolls or clips them.
+TOO_WIDE_JS = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const wide = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || r.right <= width + 1) continue;
+    let p = el.parentElement, contained = false;
+    while (p && p !== document.body) {
+      if (getComputedStyle(p).overflowX !== "visible") { contained = true; break; }
+      p = p.parentElement;
+    }
+    if (contained || getComputedStyle(el).position === "fixed") continue;
+    const cls = el.className && el.className.baseVal === undefined ? "." + String(el.className).trim().split(/\\s+/).join(".") : "";
+    wide.push(`<${el.tagName.toLowerCase()}${cls}> ${Math.round(r.width)} px wide, right edge at ${Math.round(r.right)} px: `
+              + (el.textContent || "").trim().slice(0, 50));
+    if (wide.length >= 5) break;
+  }
+  return {width: width, scrollWidth: document.documentElement.scrollWidth, wide: wide};
+}
+"""
+
+
+def new_context(browser, theme, fresh_storage=False, viewport=None):
+    """A browser context with the site's light or dark theme chosen before any page script runs.
+
+    fresh_storage: nothing in localStorage (a first-time reader): the theme follows the browser's
+    colour scheme, which is set to `theme`.
+    """
+    context = browser.new_context(viewport=viewport or VIEWPORT, color_scheme=theme, service_workers="block")
+    if not fresh_storage:
+        context.add_init_script(f"try {{ localStorage.setItem('mode', '{theme}'); "
+                                f"localStorage.setItem('theme', '{theme}'); }} catch (e) {{}}")
     context.set_default_timeout(TIMEOUT_MS)
     return context
 
@@ -122,6 +184,15 @@ def goto(page, server, rel):
     page.evaluate(WAIT_FOR_MATHJAX_JS)
 
 
+def scroll_to_end(page):
+    """Scroll through the page; then wait (up to 10 s) until all its math is typeset."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.evaluate(SCROLL_TO_END_JS)
+    with contextlib.suppress(PlaywrightTimeout):  # what is left untypeset, the math test reports
+        page.wait_for_function(WAIT_FOR_TYPESET_JS, timeout=10_000)
+
+
 def check_launch_links(page, rel):
     """Open the launch (rocket) menu; the expected Colab and Binder links must show."""
     problems = []
@@ -155,21 +226,26 @@ def check_toggles(page):
     """Every <details> in the article: closed at first, open (content shown) after a real click."""
     before = page.evaluate(TOGGLE_STATES_JS)
     summaries = page.locator("article details > summary")
+    after = []
     for i in range(summaries.count()):
+        summaries.nth(i).scroll_into_view_if_needed()
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
         summaries.nth(i).click(force=True)  # real mouse click; skip the wait-for-stable checks
-    after = page.evaluate(TOGGLE_STATES_JS)
+        # Read it at once, while it is on screen: sections far from the screen are not laid out
+        # (content-visibility: auto in course.css), so their content does not count as shown.
+        after.append(page.evaluate(TOGGLE_STATES_JS)[i])
     return [{"label": b["label"] or f"toggle {i + 1}", "class": b["cls"],
              "closed_at_first": not b["open"] and not b["shown"],
              "opens_on_click": a["open"] and a["shown"]}
-            for i, (b, a) in enumerate(zip(before, after))]
+            for i, (b, a) in enumerate(zip(before, after, strict=True))]
 
 
 class Visits:
-    """Loads each page once, lazily, in one light-theme context, and keeps what it saw."""
+    """Loads each page once, lazily, in one context with fresh storage (light colour scheme), and keeps what it saw."""
 
     def __init__(self, browser, server):
         self.server = server
-        self.context = new_context(browser, "light")
+        self.context = new_context(browser, "light", fresh_storage=True)
         self.seen = {}
 
     def __call__(self, rel):
@@ -182,7 +258,9 @@ class Visits:
         recorder = Recorder(page, self.server.port)
         try:
             goto(page, self.server, rel)
+            scroll_to_end(page)
             record = page.evaluate(INSPECT_JS)
+            page.evaluate("() => scrollTo(0, 0)")
             if rel in CHAPTERS:
                 record["launch_problems"] = check_launch_links(page, rel)
                 record["toggles"] = check_toggles(page)
@@ -202,13 +280,51 @@ def visits(chromium_browser, site_server):
     v.close()
 
 
+@pytest.fixture(scope="module")
+def phone(chromium_browser, site_server):
+    context = new_context(chromium_browser, "light", fresh_storage=True, viewport=PHONE)
+    yield context
+    context.close()
+
+
 # --- every page ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("rel", PAGES)
 def test_page_loads_without_console_errors(visits, rel):
+    """With fresh storage, as a first-time reader (the theme's "Got invalid theme mode" shows only then)."""
     seen = visits(rel)
     problems = seen["errors"] + [f"failed request: {f}" for f in seen["failed"]]
-    assert problems == [], f"{rel}:\n" + "\n".join(problems)
+    assert problems == [], f"{rel} (fresh storage):\n" + "\n".join(problems)
+    if not seen["redirect"]:
+        assert seen["theme"] == "light", f"{rel}: with fresh storage and a light colour scheme the theme is {seen['theme']!r}"
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page_has_a_meta_description(visits, rel):
+    seen = visits(rel)
+    if seen["redirect"]:
+        return
+    description = (seen["description"] or "").strip()
+    assert len(description) >= MIN_DESCRIPTION_CHARS, (
+        f"{rel}: meta description {description!r} (search engines and Lighthouse's SEO audit want one; "
+        f"book/_ext/fast_site.py takes it from the page's front matter `description` or first paragraph)")
+    assert not re.search(r"\\[a-zA-Z]+|\$", description), f"{rel}: raw TeX in the meta description: {description!r}"
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page_fits_a_phone(phone, site_server, rel):
+    """At 360 px nothing pushes the page sideways: long code, tables and display math scroll in their own box."""
+    page = phone.new_page()
+    Recorder(page, site_server.port)
+    try:
+        goto(page, site_server, rel)
+        scroll_to_end(page)
+        found = page.evaluate(TOO_WIDE_JS)
+    finally:
+        page.close()
+    assert found["scrollWidth"] <= found["width"] and found["wide"] == [], (
+        f"{rel} at {PHONE['width']} px is {found['scrollWidth']} px wide; elements sticking out:\n"
+        + "\n".join(found["wide"]))
 
 
 @pytest.mark.parametrize("rel", PAGES)
@@ -223,8 +339,9 @@ def test_math_is_typeset(visits, rel):
     assert seen["rawTex"] == [], f"{rel} shows raw TeX in its text: {seen['rawTex']}"
     if seen["mathCount"] == 0:
         return
-    assert seen["mathjaxLoaded"], f"{rel} has {seen['mathCount']} math element(s) but MathJax did not load"
-    assert seen["untypeset"] == [], f"{rel}: math left untypeset: {seen['untypeset']}"
+    # Typeset at build time (book/_ext/fast_site.py, with Node.js) or by MathJax in the browser.
+    assert seen["untypeset"] == [], (f"{rel}: math left untypeset after scrolling to the end "
+                                     f"(MathJax loaded: {seen['mathjaxLoaded']}): {seen['untypeset']}")
     assert seen["typeset"] >= seen["mathCount"], f"{rel}: {seen['typeset']} rendered of {seen['mathCount']}"
     assert seen["mathErrors"] == [], f"{rel}: MathJax could not typeset: {seen['mathErrors']}"
 
