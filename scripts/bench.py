@@ -44,7 +44,7 @@ OUT = ROOT / "benchmarks"
 # Budgets on 2 CPU cores. A notebook may have its own time budget, by chapter number.
 BUDGETS = {
     "notebook_s": 30.0,
-    "notebook_s_by_chapter": {"09": 60.0, "10": 60.0},
+    "notebook_s_by_chapter": {"09": 60.0, "10": 60.0, "11": 60.0},
     "notebook_mb": 1024.0,
     "notebook_mb_by_chapter": {"10": 1536.0},  # chapter 10 starts 2 and 4 worker processes
     "nbval_total_s": 300.0,
