@@ -451,7 +451,7 @@ def worker_rows(job):
              "sandbox": SANDBOXED if config["sandbox"] else UNSANDBOXED}]
 
 
-def grade_all(submissions, chapters_dir=cw.CHAPTERS, limit=120, workers=2, progress=None, use_sandbox=True,
+def grade_all(submissions, chapters_dir=cw.CHAPTERS, limit=300, workers=2, progress=None, use_sandbox=True,
               private=None, done=frozenset(), on_rows=None, memory_mb=sandbox.Limits.memory_mb):
     """Grade every student's notebooks (each in its own worker process); return the new rows.
 
@@ -609,7 +609,7 @@ def main(argv=None):
     parser.add_argument("--chapters", type=Path, default=cw.CHAPTERS,
                         help="folder of the instructor notebooks (default: chapters/)")
     parser.add_argument("--tests", type=Path, help="folder of private tests NN_name.py (see README)")
-    parser.add_argument("--limit", type=float, default=120, help="seconds each notebook may run (default 120)")
+    parser.add_argument("--limit", type=float, default=300, help="seconds each notebook may run (default 300)")
     parser.add_argument("--workers", type=int, default=2, help="notebooks graded in parallel (default 2)")
     parser.add_argument("--memory-mb", type=int, default=sandbox.Limits.memory_mb,
                         help=f"memory each sandboxed notebook may use (default {sandbox.Limits.memory_mb})")
