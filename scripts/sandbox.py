@@ -63,15 +63,32 @@ def bwrap_path():
     return shutil.which("bwrap")
 
 
+# Where the sandbox shows the venv. Not at its own path: a venv inside the checkout (.venv, as `make`
+# creates it) would otherwise make the checkout's folder exist inside the sandbox.
+VENV_MOUNT = "/opt/ffn-venv"
+
+
+def _in_venv():
+    return os.path.realpath(sys.prefix) != os.path.realpath(sys.base_prefix)
+
+
 def _prefixes():
-    """Read-only paths the kernel's Python needs: the venv and the real Python prefix (symlinks resolved)."""
-    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    """Read-only binds the kernel's Python needs, as (host path, sandbox path): the real Python prefix
+    (symlinks resolved) at its own path, and the venv, if any, at VENV_MOUNT."""
+    paths = {os.path.realpath(p) for p in (sys.base_prefix, sys.base_exec_prefix)}
     paths.add(os.path.realpath(os.path.dirname(os.path.realpath(sys.executable))))
-    return sorted(p for p in paths if not p.startswith(("/usr/", "/etc/")) and p not in ("/usr", "/"))
+    if not _in_venv():
+        paths |= {os.path.realpath(p) for p in (sys.prefix, sys.exec_prefix)}
+    binds = [(p, p) for p in sorted(paths) if not p.startswith(("/usr/", "/etc/")) and p not in ("/usr", "/")]
+    if _in_venv():
+        binds.append((os.path.realpath(sys.prefix), VENV_MOUNT))
+    return binds
 
 
 def _python():
-    """The venv's python as the kernel must call it (the venv path, so pyvenv.cfg is found)."""
+    """The kernel's python as the sandbox sees it (through the venv's folder, so pyvenv.cfg is found)."""
+    if _in_venv():
+        return os.path.join(VENV_MOUNT, "bin", "python")
     return os.path.join(os.path.realpath(sys.prefix), "bin", "python")
 
 
@@ -89,8 +106,8 @@ def bwrap_args(private, scratch_mb):
     for name in ETC_FILES:
         if os.path.exists(f"/etc/{name}"):
             args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
-    for prefix in _prefixes():
-        args += ["--ro-bind", prefix, prefix]
+    for host, inside in _prefixes():
+        args += ["--ro-bind", host, inside]
     args += ["--proc", "/proc", "--dev", "/dev",
              "--size", str(scratch_mb * MiB), "--tmpfs", "/tmp", "--dir", "/tmp/work"]
     if private:

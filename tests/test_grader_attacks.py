@@ -239,22 +239,27 @@ def test_the_batch_ran(attacked):
 @pytest.mark.parametrize("student", ["honest_instructor", "honest_student"])
 def test_honest_work_gets_full_marks(attacked, student):
     rows = rows_of(attacked, student)
-    assert [(r["exercise"], r["status"]) for r in rows] == [("ex6-2", "passed"), ("ex6-4", "passed")], rows
+    assert {r["exercise"] for r in rows} >= {"ex6-2", "ex6-4"}, rows   # the attacks target these two
+    assert all(r["status"] == "passed" for r in rows), rows
     assert all(r["points"] == r["max"] == "1" for r in rows)
 
 
 def test_the_stub_gets_zero(attacked):
     rows = rows_of(attacked, "stub")
-    assert [(r["exercise"], r["points"], r["status"]) for r in rows] == [("ex6-2", "0", "failed"),
-                                                                          ("ex6-4", "0", "failed")]
+    assert {r["exercise"] for r in rows} >= {"ex6-2", "ex6-4"}, rows
+    assert all((r["points"], r["status"]) == ("0", "failed") for r in rows), rows
     assert all("NotImplementedError" in r["reason"] for r in rows)
 
 
 @pytest.mark.parametrize("student", list(attacks(("r", "s", "g", "c"))))
 def test_an_attack_earns_nothing(attacked, student):
     rows = rows_of(attacked, student)
-    assert {r["exercise"]: r["status"] for r in rows} == attacked["expected"][student], \
-        [(r["exercise"], r["status"], r["reason"]) for r in rows]
+    got = {r["exercise"]: r["status"] for r in rows}
+    expected = attacked["expected"][student]
+    # the attacked exercises get the status they must; the chapter's other exercises, left as stubs, fail
+    # (or need review, where an earlier solution touched the interpreter)
+    assert {e: got.get(e) for e in expected} == expected, [(r["exercise"], r["status"], r["reason"]) for r in rows]
+    assert all(got[e] in ("failed", "needs review") for e in got.keys() - expected.keys()), got
     assert all(r["points"] == "0" for r in rows)
     assert all(r["sandbox"] == "bubblewrap" for r in rows)
 
@@ -276,8 +281,9 @@ def test_the_sandbox_hid_the_instructors_notebook(attacked):
 
 
 def test_memory_bombs_hit_the_limit(attacked):
-    reasons = [r["reason"] for r in rows_of(attacked, "memory_bomb")]
-    assert all("MemoryError" in r for r in reasons), reasons
+    rows = rows_of(attacked, "memory_bomb")
+    reasons = [r["reason"] for r in rows if r["exercise"] in ("ex6-2", "ex6-4")]  # the two bombs
+    assert len(reasons) == 2 and all("MemoryError" in r for r in reasons), reasons
 
 
 @pytest.mark.parametrize("student, why", [("symlink", "symbolic link"), ("hardlink", "hard link")])
@@ -290,15 +296,15 @@ def test_links_are_refused(attacked, student, why):
 def test_a_duplicate_is_graded_once(attacked):
     rows = rows_of(attacked, "duplicate")
     graded = [r for r in rows if r["status"] != "duplicate"]
-    assert {r["file"] for r in graded} == {f"{CHAPTER}.ipynb"} and len(graded) == 2
+    assert {r["file"] for r in graded} == {f"{CHAPTER}.ipynb"} and len(graded) >= 2  # a row per exercise
     dup = [r for r in rows if r["status"] == "duplicate"]
     assert [(r["file"], r["max"]) for r in dup] == [(f"{CHAPTER} (1).ipynb", "0")]
-    assert sum(float(r["max"]) for r in rows) == 2 and sum(float(r["points"]) for r in rows) == 0
+    assert sum(float(r["max"]) for r in rows) == len(graded) and sum(float(r["points"]) for r in rows) == 0
 
 
 def test_an_upper_case_extension_is_graded(attacked):
     rows = rows_of(attacked, "upper_case")
-    assert [(r["file"], r["status"], r["points"]) for r in rows] == [(f"{CHAPTER}.IPYNB", "failed", "0")] * 2
+    assert len(rows) >= 2 and all((r["file"], r["status"], r["points"]) == (f"{CHAPTER}.IPYNB", "failed", "0") for r in rows)
 
 
 @pytest.mark.parametrize("what", ["checkout", "instructor", "submissions"])
