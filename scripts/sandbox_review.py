@@ -59,11 +59,18 @@ def _dotted(node):
     return None
 
 
+def _parse(source):
+    """The cell's syntax tree, or None if it does not parse."""
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
 def bound_names(source):
     """Top-level names a cell binds (assignments, def, class, import, for, with); {} if it does not parse."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     names = set()
     for node in tree.body:
@@ -80,9 +87,8 @@ def bound_names(source):
 
 def defined_names(source):
     """Top-level functions, classes and imports of a cell (not its plain variables)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     names = set()
     for node in tree.body:
@@ -95,9 +101,8 @@ def defined_names(source):
 
 def free_names(source):
     """Names a cell reads without binding them itself: what it takes from the cells before it."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return set()
     loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return loaded - bound_names(source)
@@ -115,9 +120,8 @@ def protected_names(chapter_cells, check_cells):
 
 def module_aliases(source):
     """{alias: module} for the imports of a cell."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
+    tree = _parse(source)
+    if tree is None:
         return {}
     aliases = {}
     for node in ast.walk(tree):
