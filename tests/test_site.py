@@ -14,6 +14,7 @@ import io
 import os
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -507,3 +508,107 @@ def test_figures_are_readable_in_both_themes(chromium_browser, site_server, site
                                   f"background (axes and labels vanish): {unreadable}")
     finally:
         context.close()
+
+
+# --- the pruned stylesheet ----------------------------------------------------------------
+
+# Every element's computed style (every standard property, and its ::before and ::after where they are
+# generated), hashed; with `detail`, the properties themselves of the elements at those positions. Custom
+# properties (--pst-*) are left out: what they change shows in the standard properties that use them.
+COMPUTED_STYLES_JS = """
+(detail) => {
+  // Sections off screen are skipped (content-visibility: auto, course.css), and reading their styles would
+  // force a layout per element: lay everything out once instead.
+  const all = document.createElement("style");
+  all.textContent = "* { content-visibility: visible !important; }";
+  document.head.append(all);
+  const names = [...getComputedStyle(document.documentElement)].filter(p => !p.startsWith("--")).sort();
+  const hash = (s) => { let h = 2166136261; for (let i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619); } return h >>> 0; };
+  const values = (s) => names.map(p => s.getPropertyValue(p));
+  const pseudos = [null, "::before", "::after"];
+  const style = (el, pseudo) => { const s = getComputedStyle(el, pseudo);
+    return pseudo && (s.content === "none" || s.content === "normal") ? null : s; };
+  const els = [...document.querySelectorAll("*")];
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+    + (typeof el.className === "string" && el.className.trim() ? "." + el.className.trim().split(/\\s+/).join(".") : "");
+  if (detail) return detail.map(i => { const s = style(els[Math.floor(i / 3)], pseudos[i % 3]);
+    return {where: name(els[Math.floor(i / 3)]) + (pseudos[i % 3] || ""),
+            props: s ? Object.fromEntries(names.map(p => [p, s.getPropertyValue(p)])) : {}}; });
+  const out = [];
+  for (const el of els) for (const p of pseudos) { const s = style(el, p); out.push(s ? hash(values(s).join(";")) : 0); }
+  return out;
+}
+"""
+# The pages whose every element is compared: the landing page, the chapter with the most kinds of content
+# (tables, math, code, outputs, admonitions, toggles), the references, a Chinese page and the search page.
+PRUNE_PAGES = [("book/intro.html", "light", VIEWPORT), ("chapters/08_position_wise_ffn.html", "light", VIEWPORT),
+               ("chapters/08_position_wise_ffn.html", "dark", PHONE), ("book/references.html", "dark", VIEWPORT),
+               ("book/zh/interview_ffn.html", "light", PHONE), ("search.html", "light", VIEWPORT)]
+
+
+def full_stylesheet(site, rel):
+    """The page's bundle name, and its stylesheets concatenated as fast_site bundles them, before pruning."""
+    sys.path.insert(0, str(sh.ROOT / "book" / "_ext"))
+    import fast_site
+
+    listed = re.search(r'<link rel="stylesheet" href="[^"]*(bundle-[0-9a-f]+\.css)" data-bundle="([^"]*)"',
+                       (Path(site) / rel).read_text(encoding="utf-8"))
+    assert listed, f"{rel}: no stylesheet bundle (book/_ext/fast_site.py writes one into every page)"
+    return listed.group(1), fast_site.full_bundle(Path(site) / "_static", listed.group(2).split())
+
+
+def computed_styles(browser, server, rel, theme, viewport, stylesheet=None, detail=None):
+    """COMPUTED_STYLES_JS on the page as built, or with its bundle replaced by `stylesheet` (name, text)."""
+    context = new_context(browser, theme, viewport=viewport)
+    page = context.new_page()
+    Recorder(page, server.port)
+    if stylesheet:
+        page.route(f"**/{stylesheet[0]}", lambda route: route.fulfill(body=stylesheet[1], content_type="text/css"))
+    try:
+        goto(page, server, rel)
+        return page.evaluate(COMPUTED_STYLES_JS, detail)
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("rel,theme,viewport", PRUNE_PAGES, ids=[f"{r}-{t}-{v['width']}" for r, t, v in PRUNE_PAGES])
+def test_pruned_stylesheet_draws_like_the_full_one(chromium_browser, site_server, site_built, rel, theme, viewport):
+    """css_prune.py drops the rules no page can match: every element must come out exactly as with all of them."""
+    full = full_stylesheet(site_built, rel)
+    args = (chromium_browser, site_server, rel, theme, viewport)
+    pruned, unpruned = computed_styles(*args), computed_styles(*args, full)
+    assert len(pruned) == len(unpruned), f"{rel}: the page has a different number of elements with the full stylesheet"
+    differ = [i for i, (a, b) in enumerate(zip(pruned, unpruned, strict=True)) if a != b][:5]
+    if differ:
+        report = [f"{b['where']}: " + ", ".join(f"{k}: {a['props'].get(k)!r} instead of {b['props'].get(k)!r}"
+                                               for k in sorted(a["props"].keys() | b["props"].keys())
+                                               if a["props"].get(k) != b["props"].get(k))
+                  for a, b in zip(computed_styles(*args, detail=differ), computed_styles(*args, full, differ),
+                                  strict=True)]
+        pytest.fail(f"{rel} ({theme}, {viewport['width']} px): the pruned stylesheet draws these differently "
+                    "from the full one (book/_ext/css_prune.py dropped a rule they need):\n" + "\n".join(report))
+
+
+SCROLLABLE_BOXES = '["pre", ".nboutput > .output_area", ".cell_output > .output", ".jp-RenderedHTMLCommon", ".pst-scrollable-table-container"].join(", ")'
+TAB_STOPS_JS = f"""
+() => [...document.querySelectorAll({SCROLLABLE_BOXES})].map(e => ({{
+  scrolls: e.scrollWidth > e.clientWidth || e.scrollHeight > e.clientHeight, tab: e.getAttribute("tabindex")}}))
+"""
+
+
+def test_boxes_that_scroll_get_a_tab_stop(chromium_browser, site_server):
+    """The theme makes every code box or output that scrolls keyboard-focusable (and no other); fast_site
+    has it done in slices after load (no long task), so all of them must get there."""
+    rel = "chapters/08_position_wise_ffn.html"
+    context = new_context(chromium_browser, "light", viewport=PHONE)
+    page = context.new_page()
+    Recorder(page, site_server.port)
+    try:
+        goto(page, site_server, rel)
+        page.wait_for_function(f"() => [...document.querySelectorAll({SCROLLABLE_BOXES})].every(e => e.hasAttribute('tabindex'))")
+        boxes = page.evaluate(TAB_STOPS_JS)
+    finally:
+        context.close()
+    wrong = [b for b in boxes if b["tab"] != ("0" if b["scrolls"] else "-1")]
+    assert sum(b["scrolls"] for b in boxes) > 0, f"{rel} at {PHONE['width']} px: no box scrolls, so nothing is checked"
+    assert wrong == [], f"{rel}: {len(wrong)} of {len(boxes)} boxes have the wrong tab stop: {wrong[:5]}"

@@ -19,7 +19,12 @@ What this extension does, each measured to matter:
   offered through `srcset`, and every article image gets its width and height (no layout shift) and
   `loading="lazy"`.
 - Stylesheets: the fifteen a page links (each one a render-blocking round trip on a phone's
-  network) are concatenated, in order, into one bundle per distinct list.
+  network) are concatenated, in order, into one bundle per distinct list, without the rules no page
+  of the site can match (css_prune.py: 590 kB to 177 kB, 97 kB to 30 kB compressed; the largest
+  paint came 0.5-0.6 s sooner). Sphinx's documentation_options.js, the one script left blocking the
+  first paint, is written into the page.
+- The theme's load-time pass that gives scrollable code boxes a tab stop runs in slices of at most 8 ms
+  (it was one task of 220-280 ms on Lighthouse's phone, all of a chapter's Total Blocking Time).
 - Highlighted code: token <span>s drawn exactly like plain code text are unwrapped (half of a
   chapter's elements).
 - Audits: a meta description per page (its front matter's `description`, else its first paragraph),
@@ -30,10 +35,13 @@ Everything is rewritten in the built HTML in `build-finished` and is idempotent:
 rewrite in an incremental build were processed before and come out the same.
 """
 
+import hashlib
 import html
 import os
 import re
 from pathlib import Path
+
+import css_prune
 
 from docutils import nodes
 from sphinx.errors import ExtensionError
@@ -411,22 +419,27 @@ def _css_text(path, static, seen):
     return f"/* {path.relative_to(static.parent).as_posix()} */\n" + CSS_URL.sub(rebase, text) + "\n"
 
 
-class Bundles:
-    """Bundles of a page's stylesheets, one file per distinct list, named by content."""
+def full_bundle(static, names):
+    """The stylesheets `names` (relative to _static/) in one text, in order, before pruning."""
+    seen = set()
+    text = "".join(_css_text((static / n).resolve(), static, seen) for n in names)
+    return text.replace("@charset \"UTF-8\";", "")
 
-    def __init__(self, outdir):
+
+class Bundles:
+    """Bundles of a page's stylesheets, one file per distinct list, named by content, without the rules
+    no page of the site can match (css_prune.py)."""
+
+    def __init__(self, outdir, names):
         self.outdir = outdir
         self.static = outdir / "_static"
+        self.names = names
         self.made = {}
 
     def bundle(self, names):
         key = tuple(names)
         if key not in self.made:
-            import hashlib
-
-            seen = set()
-            text = "".join(_css_text((self.static / n).resolve(), self.static, seen) for n in names)
-            text = text.replace("@charset \"UTF-8\";", "")
+            text = css_prune.prune(full_bundle(self.static, names), self.names)
             name = f"bundle-{hashlib.sha1(text.encode()).hexdigest()[:12]}.css"
             target = self.static / name
             if not target.is_file():
@@ -481,6 +494,7 @@ def bundle_css(text, page, bundles):
 
 SCRIPT_SRC = re.compile(r'<script\b([^>]*)\bsrc="([^"]+)"([^>]*)></script>\s*\n?')
 THEBE_INLINE = re.compile(r"<script>const THEBE_JS_URL[^<]*</script>\s*\n?")
+DOCUMENTATION_OPTIONS = re.compile(r'<script src="[^"]*documentation_options\.js(?:\?[^"]*)?"></script>\s*\n?')
 FONTAWESOME_PRELOAD = re.compile(r'<link rel="preload" as="script" href="[^"]*fontawesome\.js[^"]*" />\s*\n?')
 
 
@@ -496,11 +510,51 @@ def _script(match, is_search):
     return match.group(0)
 
 
+# --- the theme's tab stops, without a long task -------------------------------------------
+
+# pydata-sphinx-theme 0.17 (pinned) makes every scrollable code box and output keyboard-focusable once the
+# page has loaded, by reading the scrollWidth of each of them (hundreds in a chapter) in one go. Sections
+# off screen are skipped by `content-visibility` (course.css), so each read forces a layout: one task of
+# 220-280 ms on Lighthouse's phone, all of a chapter's Total Blocking Time. The same work is done in
+# slices of at most 8 ms, so the page stays responsive and every box still gets its tab stop.
+THEME_JS = "scripts/pydata-sphinx-theme.js"
+TAB_STOPS = (
+    'document.querySelectorAll(["pre",".nboutput > .output_area",".cell_output > .output",'
+    '".jp-RenderedHTMLCommon",".pst-scrollable-table-container"].join(", ")).forEach(e=>{e.tabIndex='
+    'e.scrollWidth>e.clientWidth||e.scrollHeight>e.clientHeight?0:-1})'
+)
+IN_SLICES = (
+    "/* fast_site.py: the theme's tab stops in slices of at most 8 ms (no long task) */\n"
+    "function ffnInSlices(items,f){const l=Array.from(items);let i=0;const s=()=>{const d=performance.now()+8;"
+    "for(;i<l.length&&performance.now()<d;)f(l[i++]);i<l.length&&setTimeout(s)};s()}\n"
+)
+
+
+def sliced_tab_stops(js):
+    """The theme's script with its tab-stop pass done in slices (the same if it is already)."""
+    if "function ffnInSlices(" in js:
+        return js
+    if js.count(TAB_STOPS) != 1:
+        raise ExtensionError(f"fast_site: the tab-stop code of {THEME_JS} was not found once: the theme changed; "
+                             "update TAB_STOPS in book/_ext/fast_site.py (or drop the patch and measure TBT)")
+    head, _, loop = TAB_STOPS.partition(".forEach(")
+    js = js.replace(TAB_STOPS, f"ffnInSlices({head},{loop}")
+    code, mark, source_map = js.rpartition("//# sourceMappingURL=")
+    return (code + IN_SLICES + mark + source_map) if mark else js + "\n" + IN_SLICES
+
+
 # --- the pass over the built site ---------------------------------------------------------
 
-def rewrite_page(text, page, outdir, icons, plain):
+def inline_options(text, options):
+    """Sphinx's documentation_options.js (a dozen settings the inline scripts after it use) written into
+    the page: as a file it is the one script that blocks the first paint, for a round trip."""
+    return DOCUMENTATION_OPTIONS.sub(lambda m: f"<script>{options.strip()}</script>\n", text)
+
+
+def rewrite_page(text, page, outdir, icons, plain, options):
     page_path = outdir / page
     is_search = page == "search.html"
+    text = inline_options(text, options)
     text = SCRIPT_SRC.sub(lambda m: _script(m, is_search), text)
     text = THEBE_INLINE.sub("", text)
     text = FONTAWESOME_PRELOAD.sub("", text)
@@ -526,6 +580,18 @@ def sync_static(app, outdir):
                 shutil.copyfile(path, target)
 
 
+def site_names(outdir, pages):
+    """The class names, ids and element names of every page, and the words of every script the pages
+    can load (all of _static/ but the icon script no page loads), for css_prune."""
+    names = css_prune.Names()
+    for text in pages:
+        names.add_page(text)
+    for path in sorted((outdir / "_static").rglob("*.js")):
+        if not path.as_posix().endswith(DROP_SCRIPTS):
+            names.add_script(path.read_text(encoding="utf-8", errors="replace"))
+    return names
+
+
 def rewrite_site(app, exception):
     if exception is not None or app.builder.format != "html":
         return
@@ -535,6 +601,14 @@ def rewrite_site(app, exception):
     if not fontawesome.is_file():
         raise ExtensionError(f"fast_site: {fontawesome} is missing: the theme no longer ships it; update fast_site.py")
     icons = load_icons(fontawesome)
+    theme_js = outdir / "_static" / THEME_JS
+    theme_js.write_text(sliced_tab_stops(theme_js.read_text(encoding="utf-8")), encoding="utf-8")
+    options_js = outdir / "_static" / "documentation_options.js"
+    if not options_js.is_file():
+        raise ExtensionError(f"fast_site: {options_js} is missing: Sphinx no longer writes it; update fast_site.py")
+    options = options_js.read_text(encoding="utf-8")
+    if "</" in options:
+        raise ExtensionError(f"fast_site: {options_js} contains '</': it cannot be written inside a <script>")
     pygments_css = outdir / "_static" / "pygments.css"
     plain = plain_token_classes(pygments_css) if pygments_css.is_file() else set()
     pages = {}
@@ -553,13 +627,14 @@ def rewrite_site(app, exception):
         rendered = None
         logger.info("fast_site: Node.js not found: math is typeset in the reader's browser; "
                     "install Node.js 18+ to typeset it at build time (faster pages)")
-    bundles = Bundles(outdir)
+    new_pages = {}
+    for rel, text in pages.items():
+        new = rewrite_page(text, rel, outdir, icons, plain, options)
+        new_pages[rel] = new if rendered is None else typeset_page(new, rel, rendered)
+    bundles = Bundles(outdir, site_names(outdir, new_pages.values()))
     count = 0
     for rel, text in pages.items():
-        new = rewrite_page(text, rel, outdir, icons, plain)
-        if rendered is not None:
-            new = typeset_page(new, rel, rendered)
-        new = bundle_css(new, rel, bundles)
+        new = bundle_css(new_pages[rel], rel, bundles)
         if new != text:
             (outdir / rel).write_text(new, encoding="utf-8")
             count += 1
