@@ -87,3 +87,37 @@ def test_a_selector_it_cannot_read_is_kept():
 def test_classes_ids_and_tags_are_read_from_every_page():
     n = names(page='<section class="a  b" id="c"></section><SPAN class="d">', script="")
     assert (n.classes, n.ids, n.tags) == ({"a", "b", "d"}, {"c"}, {"section", "span"})
+
+
+def test_a_script_word_ending_in_a_hyphen_is_a_prefix():
+    """Bootstrap builds its tooltip's class as `bs-${NAME}-auto`: the arrow's rules must stay."""
+    n = names(script="t.classList.add(`bs-${this.constructor.NAME}-auto`); x = '-' + y; '<div class=\"tooltip-arrow\">'")
+    css = ".bs-tooltip-auto .tooltip-arrow::before{a:b}\n.other-auto{a:b}"
+    assert css_prune.prune(css, n).strip() == ".bs-tooltip-auto .tooltip-arrow::before{a:b}"
+
+
+def test_names_in_any_quoting_and_in_inline_scripts():
+    n = names(page="<div class='single' id=bare><p class=unquoted></p><script>el.id = 'made-inline';</script>",
+              script="")
+    assert {"single", "unquoted"} <= n.classes and "bare" in n.ids
+    assert css_prune.prune(".single,.unquoted,#bare,#made-inline,.nope{a:b}", n).strip() == \
+        ".single,.unquoted,#bare,#made-inline{a:b}"
+
+
+@pytest.mark.parametrize("css,expected", [
+    ('.nope{content:"abc\n}\n.used{a:b}', ".used{a:b}"),       # a string ends at a newline, as in CSS
+    (".a\\{b{a:b}.used{c:d}", ".used{c:d}"),                   # an escaped brace is not a brace
+    (".nope{background:url(x{)}.used{a:b}", ".used{a:b}"),     # nor is one inside an unquoted url()
+    (".nope }\n.used{a:b}", ".nope }\n.used{a:b}"),            # CSS reads one (invalid) rule: left as it is
+    (".\\31 a{a:b}", ".\\31 a{a:b}"),                           # class "1a", which the page has
+    ("@namespace s url(http://www.w3.org/2000/svg);\ns|rect{a:b}",
+     "@namespace s url(http://www.w3.org/2000/svg);\ns|rect{a:b}"),
+])
+def test_it_splits_and_reads_as_css_does(css, expected):
+    assert css_prune.prune(css, names(page=PAGE.replace("sm:flex", "sm:flex 1a"))).strip() == expected
+
+
+def test_an_empty_layer_stays_where_it_is():
+    """Dropping it would move the layer's first mention, and with it the layers' order."""
+    css = "@layer base{.missing{a:b}}\n@layer comp{.used{a:b}}\n@layer base{.used{c:d}}"
+    assert kept(css) == "@layer base{}\n@layer comp{.used{a:b}}\n@layer base{.used{c:d}}"

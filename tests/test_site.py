@@ -540,10 +540,16 @@ COMPUTED_STYLES_JS = """
 }
 """
 # The pages whose every element is compared: the landing page, the chapter with the most kinds of content
-# (tables, math, code, outputs, admonitions, toggles), the references, a Chinese page and the search page.
-PRUNE_PAGES = [("book/intro.html", "light", VIEWPORT), ("chapters/08_position_wise_ffn.html", "light", VIEWPORT),
-               ("chapters/08_position_wise_ffn.html", "dark", PHONE), ("book/references.html", "dark", VIEWPORT),
-               ("book/zh/interview_ffn.html", "light", PHONE), ("search.html", "light", VIEWPORT)]
+# (tables, math, code, outputs, admonitions, toggles), the references, a Chinese page and the search page;
+# "open": with the launch menu opened and a button's tooltip shown (classes that scripts add at run time).
+PRUNE_PAGES = [("book/intro.html", "light", VIEWPORT, False),
+               ("chapters/08_position_wise_ffn.html", "light", VIEWPORT, False),
+               ("chapters/08_position_wise_ffn.html", "light", VIEWPORT, True),
+               ("chapters/08_position_wise_ffn.html", "dark", PHONE, False),
+               ("book/references.html", "dark", VIEWPORT, False),
+               ("book/zh/interview_ffn.html", "light", PHONE, False),
+               ("search.html", "light", VIEWPORT, False)]
+NO_TRANSITIONS = "* { transition: none !important; animation: none !important; }"
 
 
 def full_stylesheet(site, rel):
@@ -557,7 +563,7 @@ def full_stylesheet(site, rel):
     return listed.group(1), fast_site.full_bundle(Path(site) / "_static", listed.group(2).split())
 
 
-def computed_styles(browser, server, rel, theme, viewport, stylesheet=None, detail=None):
+def computed_styles(browser, server, rel, theme, viewport, opened, stylesheet=None, detail=None):
     """COMPUTED_STYLES_JS on the page as built, or with its bundle replaced by `stylesheet` (name, text)."""
     context = new_context(browser, theme, viewport=viewport)
     page = context.new_page()
@@ -566,16 +572,23 @@ def computed_styles(browser, server, rel, theme, viewport, stylesheet=None, deta
         page.route(f"**/{stylesheet[0]}", lambda route: route.fulfill(body=stylesheet[1], content_type="text/css"))
     try:
         goto(page, server, rel)
+        if opened:  # no transitions, so that both are read at the end state
+            page.add_style_tag(content=NO_TRANSITIONS)
+            page.locator(".dropdown-launch-buttons button").first.click()
+            page.locator('[data-bs-toggle="tooltip"]:visible').first.hover()
+            page.wait_for_selector(".tooltip.show")
         return page.evaluate(COMPUTED_STYLES_JS, detail)
     finally:
         context.close()
 
 
-@pytest.mark.parametrize("rel,theme,viewport", PRUNE_PAGES, ids=[f"{r}-{t}-{v['width']}" for r, t, v in PRUNE_PAGES])
-def test_pruned_stylesheet_draws_like_the_full_one(chromium_browser, site_server, site_built, rel, theme, viewport):
+@pytest.mark.parametrize("rel,theme,viewport,opened", PRUNE_PAGES,
+                         ids=[f"{r}-{t}-{v['width']}" + ("-open" if o else "") for r, t, v, o in PRUNE_PAGES])
+def test_pruned_stylesheet_draws_like_the_full_one(chromium_browser, site_server, site_built, rel, theme, viewport,
+                                                   opened):
     """css_prune.py drops the rules no page can match: every element must come out exactly as with all of them."""
     full = full_stylesheet(site_built, rel)
-    args = (chromium_browser, site_server, rel, theme, viewport)
+    args = (chromium_browser, site_server, rel, theme, viewport, opened)
     pruned, unpruned = computed_styles(*args), computed_styles(*args, full)
     assert len(pruned) == len(unpruned), f"{rel}: the page has a different number of elements with the full stylesheet"
     differ = [i for i, (a, b) in enumerate(zip(pruned, unpruned, strict=True)) if a != b][:5]
