@@ -21,7 +21,7 @@ What this extension does, each measured to matter:
 - Stylesheets: the fifteen a page links (each one a render-blocking round trip on a phone's
   network) are concatenated, in order, into one bundle per distinct list, without the rules no page
   of the site can match (css_prune.py: 590 kB to 194 kB, 97 kB to 32 kB compressed; the largest
-  paint came 0.5-0.6 s sooner). Sphinx's documentation_options.js, the one script left blocking the
+  paint came 0.3-0.7 s sooner). Sphinx's documentation_options.js, the one script left blocking the
   first paint, is written into the page.
 - The theme's load-time pass that gives scrollable code boxes a tab stop runs in slices of at most 8 ms
   (it was one task of 220-280 ms on Lighthouse's phone, all of a chapter's Total Blocking Time).
