@@ -625,3 +625,12 @@ def test_boxes_that_scroll_get_a_tab_stop(chromium_browser, site_server):
     wrong = [b for b in boxes if b["tab"] != ("0" if b["scrolls"] else "-1")]
     assert sum(b["scrolls"] for b in boxes) > 0, f"{rel} at {PHONE['width']} px: no box scrolls, so nothing is checked"
     assert wrong == [], f"{rel}: {len(wrong)} of {len(boxes)} boxes have the wrong tab stop: {wrong[:5]}"
+
+
+def test_the_bibliography_shows_no_raw_latex(site_built):
+    """pybtex turns only some LaTeX into text: a \\texttt{...} in references.bib showed up as '\\texttt model.py'."""
+    html = (Path(site_built) / "book" / "references.html").read_text(encoding="utf-8")
+    entries = re.findall(r'<div class="citation"[^>]*>(.*?)</div>', html, re.S)
+    assert entries, "book/references.html lists no bibliography entries"
+    raw = [m for e in entries for m in re.findall(r"[^>]{0,30}\\[A-Za-z]+[^<]{0,30}", re.sub(r"<[^>]+>", "", e))]
+    assert raw == [], f"LaTeX commands left in the references (write them as plain text in book/references.bib): {raw}"
