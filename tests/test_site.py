@@ -145,7 +145,7 @@ class Recorder:
     """Console errors, uncaught exceptions, failed and outside requests of one page."""
 
     def __init__(self, page, port):
-        self.errors, self.outside, self.failed = [], [], []
+        self.errors, self.outside, self.failed, self.requested = [], [], [], []
         self.port = port
         page.on("console", self.on_console)
         page.on("pageerror", lambda exc: self.errors.append(f"uncaught exception: {exc}"))
@@ -161,6 +161,7 @@ class Recorder:
     def on_route(self, route):
         url = route.request.url
         if sh.is_local(url, self.port):
+            self.requested.append(url)
             route.continue_()
         else:
             self.outside.append(url)
@@ -267,7 +268,8 @@ class Visits:
                 record["toggles"] = check_toggles(page)
         finally:
             page.close()
-        record.update(errors=recorder.errors, outside=recorder.outside, failed=recorder.failed)
+        record.update(errors=recorder.errors, outside=recorder.outside, failed=recorder.failed,
+                      requested=recorder.requested)
         return record
 
     def close(self):
@@ -332,6 +334,14 @@ def test_page_fits_a_phone(phone, site_server, rel):
 def test_page_requests_nothing_outside_127_0_0_1(visits, rel):
     seen = visits(rel)
     assert seen["outside"] == [], f"{rel} asked the network for (the site must work offline):\n" + "\n".join(seen["outside"])
+
+
+@pytest.mark.parametrize("rel", PAGES)
+def test_page_loads_no_icon_font(visits, rel):
+    """Icons are inline SVG (book/_ext/fast_site.py) and the GitHub mark a CSS mask (course.css): no page needs
+    Font Awesome's fonts (the brands font alone is 118 kB)."""
+    fonts = [u for u in visits(rel)["requested"] if "/fontawesome/webfonts/" in u]
+    assert fonts == [], f"{rel} downloads Font Awesome fonts: {fonts}"
 
 
 @pytest.mark.parametrize("rel", PAGES)
