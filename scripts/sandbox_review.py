@@ -67,6 +67,11 @@ def _parse(source):
         return None
 
 
+def _imported(node):
+    """The names an import statement binds (`import a.b` binds a; `from m import *` nothing we can name)."""
+    return {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+
+
 def bound_names(source):
     """Top-level names a cell binds (assignments, def, class, import, for, with); {} if it does not parse."""
     tree = _parse(source)
@@ -81,7 +86,7 @@ def bound_names(source):
             elif isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
                 names.add(sub.id)
             elif isinstance(sub, (ast.Import, ast.ImportFrom)):
-                names.update((a.asname or a.name).split(".")[0] for a in sub.names if a.name != "*")
+                names.update(_imported(sub))
     return names
 
 
@@ -95,7 +100,7 @@ def defined_names(source):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+            names.update(_imported(node))
     return names
 
 
